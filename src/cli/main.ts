@@ -1,0 +1,89 @@
+import { Command, CommanderError, Option } from 'commander'
+import { reportError } from './output.js'
+
+const VERSION = '0.1.0'
+
+/** Adds the options every command takes. */
+function common (cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--home <dir>', 'the twin\'s home folder (default: $TWIN_HOME, else ~/.twin)'))
+    .option('--json', 'print one JSON object instead of text')
+}
+
+// Each action loads its module when it runs, so `twin id` does not pay for the network or the vault.
+const identity = async () => await import('./commands/identity.js')
+const demo = async () => await import('./commands/demo.js')
+
+export function buildProgram (): Command {
+  const program = new Command('twin')
+    .description('Twin: your own digital twin. It holds your identity and your data, and talks to other twins directly.')
+    .version(VERSION, '-V, --version')
+    .showSuggestionAfterError()
+    .configureHelp({ sortSubcommands: false })
+
+  common(program.command('init'))
+    .description('create a new twin in an empty home folder and show its 24-word recovery phrase, once')
+    .option('--name <name>', 'a display name for the twin')
+    .action(async (opts) => { (await identity()).init(opts) })
+
+  common(program.command('id'))
+    .description('show who the twin is: id, name, current public keys and key sequence')
+    .action(async (opts) => { (await identity()).id(opts) })
+
+  common(program.command('restore'))
+    .description('rebuild a twin from its recovery phrase in an empty home folder')
+    .requiredOption('--phrase-file <file>', 'file holding the 24-word recovery phrase (- for stdin)')
+    .option('--kel <file>', 'the twin\'s exported key event log, to come back with its latest keys')
+    .option('--name <name>', 'display name (default: the one in the exported log, if any)')
+    .action(async (opts) => { (await identity()).restore(opts) })
+
+  common(program.command('rotate'))
+    .description('replace the twin\'s operational keys (after a suspected compromise); the id stays')
+    .requiredOption('--phrase-file <file>', 'file holding the 24-word recovery phrase (- for stdin)')
+    .action(async (opts) => { (await identity()).rotate(opts) })
+
+  const kel = program.command('kel').description('the twin\'s key event log')
+  common(kel.command('export'))
+    .description('write the twin\'s key event log (and current twin document) to FILE (- for stdout)')
+    .argument('<file>', 'where to write it')
+    .action(async (file, opts) => { (await identity()).kelExport(file, opts) })
+
+  common(program.command('sign'))
+    .description('sign a file\'s bytes with the twin\'s current key and print the signature')
+    .argument('<file>', 'the file to sign (- for stdin)')
+    .option('-o, --output <file>', 'also write the signature to this file')
+    .action(async (file, opts) => { await (await identity()).sign(file, opts) })
+
+  common(program.command('verify'))
+    .description('check a signature made by `twin sign`; exits 0 only if it is valid. Needs no twin of your own.')
+    .argument('<file>', 'the signed file (- for stdin)')
+    .argument('<signature>', 'the signature text, or a file holding it')
+    .option('--kel <file>', 'a newer key event log of the signer, to learn of later rotations')
+    .option('--signer <id>', 'also require that this twin made the signature')
+    .action(async (file, sig, opts) => { await (await identity()).verify(file, sig, opts) })
+
+  common(program.command('demo'))
+    .description('show what a twin does, step by step, in a temporary folder')
+    .option('--keep', 'keep the temporary folder afterwards')
+    .action(async (opts) => { await (await demo()).demo(opts) })
+
+  return program
+}
+
+/** Runs the CLI and returns the exit code; the caller (bin/twin) exits with it. */
+export async function main (argv: string[]): Promise<number> {
+  process.umask(0o077)
+  const program = buildProgram()
+  program.exitOverride()
+  const json = argv.includes('--json')
+  try {
+    await program.parseAsync(argv)
+    return 0
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version exit through here with code 0; usage errors were already printed.
+      return err.exitCode === 0 ? 0 : 2
+    }
+    return reportError(err, json)
+  }
+}

@@ -1,0 +1,79 @@
+import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { homedir } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
+import { TwinError } from '../errors.js'
+
+/** Files in a twin's home folder. */
+export interface HomePaths {
+  home: string
+  db: string
+  keys: string
+}
+
+export function homePaths (home: string): HomePaths {
+  return { home, db: join(home, 'twin.db'), keys: join(home, 'keys.json') }
+}
+
+/** The home folder: `--home`, else `$TWIN_HOME`, else `~/.twin`. */
+export function resolveHome (flag?: string, env: NodeJS.ProcessEnv = process.env): string {
+  const chosen = flag ?? env.TWIN_HOME
+  return resolve(chosen !== undefined && chosen !== '' ? chosen : join(homedir(), '.twin'))
+}
+
+// Files an interrupted `init` or `restore` may leave behind before twin.db exists.
+const LEFTOVERS = new Set(['keys.json', 'keys.json.tmp', 'twin.db.new', 'twin.db.new-wal', 'twin.db.new-shm', 'twin.db.new-journal'])
+
+/**
+ * Prepares an empty, private (0700) folder for a new twin. Refuses a folder that holds a twin,
+ * or anything else, so a typo in `--home` cannot mix a twin into unrelated files.
+ */
+export function prepareNewHome (home: string): HomePaths {
+  const paths = homePaths(home)
+  let entries: string[] | undefined
+  try {
+    entries = readdirSync(home)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ENOTDIR') throw new TwinError('HOME_INVALID', `${home} is a file, not a folder`)
+    if (code !== 'ENOENT') throw new TwinError('HOME_INVALID', `cannot read ${home}: ${code ?? 'error'}`)
+  }
+  if (entries !== undefined) {
+    if (entries.includes('twin.db')) throw new TwinError('HOME_HAS_TWIN', `${home} already holds a twin; nothing was changed`)
+    const others = entries.filter(e => !LEFTOVERS.has(e))
+    if (others.length > 0) throw new TwinError('HOME_NOT_EMPTY', `${home} is not empty; choose an empty or new folder for a twin`)
+    for (const e of entries) rmSync(join(home, e), { force: true })
+  }
+  mkdirSync(home, { recursive: true, mode: 0o700 })
+  return paths
+}
+
+/** Checks that `home` holds a twin and returns its paths. */
+export function existingHome (home: string): HomePaths {
+  const paths = homePaths(home)
+  try {
+    statSync(paths.db)
+  } catch {
+    throw new TwinError('NOT_A_TWIN', `no twin in ${home} (create one with \`twin init --home ${home}\`)`)
+  }
+  return paths
+}
+
+/** Writes a file with mode 0600 so that a crash leaves either the old or the new content. */
+export function writeFileAtomic (path: string, text: string): void {
+  const tmp = path + '.tmp'
+  const fd = openSync(tmp, 'w', 0o600)
+  try {
+    writeSync(fd, text)
+    fsyncSync(fd)
+  } finally {
+    closeSync(fd)
+  }
+  renameSync(tmp, path)
+  syncDir(dirname(path))
+}
+
+/** Makes a rename durable by syncing its folder. */
+export function syncDir (dir: string): void {
+  const fd = openSync(dir, 'r')
+  try { fsyncSync(fd) } finally { closeSync(fd) }
+}
