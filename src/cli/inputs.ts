@@ -20,7 +20,7 @@ export function readPhrase (path: string): string {
 /** SHA-256 of a file's bytes, streamed so any size works in constant memory. */
 export async function hashFile (path: string): Promise<Uint8Array> {
   if (path !== '-') {
-    let isDir = false
+    let isDir: boolean
     try {
       isDir = statSync(path).isDirectory()
     } catch (err) {

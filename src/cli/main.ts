@@ -20,6 +20,7 @@ export function buildProgram (): Command {
     .version(VERSION, '-V, --version')
     .showSuggestionAfterError()
     .configureHelp({ sortSubcommands: false })
+    .exitOverride() // inherited by the commands added below; main() maps the exit codes
 
   common(program.command('init'))
     .description('create a new twin in an empty home folder and show its 24-word recovery phrase, once')
@@ -74,7 +75,6 @@ export function buildProgram (): Command {
 export async function main (argv: string[]): Promise<number> {
   process.umask(0o077)
   const program = buildProgram()
-  program.exitOverride()
   const json = argv.includes('--json')
   try {
     await program.parseAsync(argv)

@@ -15,8 +15,10 @@ export function twinIdFromDigest (inceptionDigest: Uint8Array): string {
 
 /** The inception digest inside a twin id; throws a `DecodeError` for anything that is not one. */
 export function parseTwinId (id: string): Uint8Array {
-  if (typeof id !== 'string' || !id.startsWith('b')) throw new DecodeError('twin id', 'expected base32 text starting with "b"')
-  const bytes = fromBase32(id.toLowerCase(), 'twin id')
+  if (typeof id !== 'string' || id.length > 100) throw new DecodeError('twin id', 'expected text of at most 100 characters')
+  const lower = id.toLowerCase()
+  if (!lower.startsWith('b')) throw new DecodeError('twin id', 'expected base32 text starting with "b"')
+  const bytes = fromBase32(lower, 'twin id')
   let mh
   try {
     mh = decodeMultihash(bytes)
