@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createHash } from 'node:crypto'
 import { ed25519DidKey, formatSignature, parseSignature, verifyContentSignature } from '../../identity/index.js'
-import { exportKel, initTwin, openIdentity, restoreTwin, rotateTwin, signWithTwin } from '../../twin/identity.js'
+import { exportKel, initTwin, openIdentity, restoreTwin, rotateTwin, signWithTwin } from '../../twin/index.js'
 
 /**
  * The quick start's main job: creates a twin in a temporary folder and walks through what its

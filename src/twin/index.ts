@@ -1,0 +1,5 @@
+export { resolveHome, homePaths, writeFileAtomic, type HomePaths } from './home.js'
+export {
+  initTwin, restoreTwin, openIdentity, rotateTwin, unlockKeys, signWithTwin, exportKel, validateName,
+  type TwinIdentity
+} from './identity.js'
