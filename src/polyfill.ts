@@ -1,8 +1,11 @@
 /**
  * Polyfills that must load before anything else on Node 20.
  *
- * libp2p 3 calls `Promise.withResolvers`, which Node 22 has and Node 20 lacks.
+ * libp2p 3 calls `Promise.withResolvers` (Node 22 has it, Node 20 does not). The WebSocket
+ * global that dialing WebSockets needs is installed by src/net/node.ts, so that commands
+ * without a network do not pay for loading `ws`.
  */
+
 interface Resolvers<T> {
   promise: Promise<T>
   resolve: (value: T | PromiseLike<T>) => void
@@ -11,12 +14,16 @@ interface Resolvers<T> {
 
 const P = Promise as unknown as { withResolvers?: <T>() => Resolvers<T> }
 if (typeof P.withResolvers !== 'function') {
-  P.withResolvers = function withResolvers<T> (): Resolvers<T> {
-    let resolve!: Resolvers<T>['resolve']
-    let reject!: Resolvers<T>['reject']
-    const promise = new Promise<T>((res, rej) => { resolve = res; reject = rej })
-    return { promise, resolve, reject }
-  }
+  Object.defineProperty(Promise, 'withResolvers', {
+    configurable: true,
+    writable: true,
+    value: function withResolvers<T> (this: PromiseConstructor): Resolvers<T> {
+      let resolve!: Resolvers<T>['resolve']
+      let reject!: Resolvers<T>['reject']
+      const promise = new this<T>((res, rej) => { resolve = res; reject = rej })
+      return { promise, resolve, reject }
+    }
+  })
 }
 
 export {}

@@ -19,5 +19,80 @@ export const MIGRATIONS: Migration[] = [
         document BLOB NOT NULL
       ) STRICT;
     `
+  },
+  {
+    name: 'net and messaging: record cache, settings, outbox, inbox, seen ids, pair sequences',
+    sql: `
+      CREATE TABLE net_records (
+        id TEXT PRIMARY KEY,
+        kel_seq INTEGER NOT NULL,
+        doc_seq INTEGER NOT NULL,
+        record BLOB NOT NULL,
+        fetched INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE net_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+      CREATE TABLE msg_outbox (
+        id BLOB PRIMARY KEY,
+        to_id TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        verb TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        envelope BLOB NOT NULL,
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt INTEGER NOT NULL,
+        created INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        updated INTEGER NOT NULL,
+        error TEXT
+      ) STRICT;
+      CREATE INDEX msg_outbox_due ON msg_outbox (status, next_attempt);
+      CREATE INDEX msg_outbox_to ON msg_outbox (to_id, seq);
+      CREATE TABLE msg_inbox (
+        from_id TEXT NOT NULL,
+        id BLOB NOT NULL,
+        seq INTEGER NOT NULL,
+        verb TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        sent_at INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        PRIMARY KEY (from_id, id)
+      ) STRICT;
+      CREATE INDEX msg_inbox_order ON msg_inbox (sent_at, from_id, seq);
+      CREATE TABLE msg_pair_seq (
+        peer TEXT PRIMARY KEY,
+        next INTEGER NOT NULL
+      ) STRICT;
+    `
+  },
+  {
+    name: 'relay: mailbox and twin records',
+    sql: `
+      CREATE TABLE relay_mailbox (
+        to_id TEXT NOT NULL,
+        id BLOB NOT NULL,
+        from_id TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        expires INTEGER NOT NULL,
+        received INTEGER NOT NULL,
+        envelope BLOB NOT NULL,
+        PRIMARY KEY (to_id, id)
+      ) STRICT;
+      CREATE INDEX relay_mailbox_order ON relay_mailbox (to_id, received);
+      CREATE INDEX relay_mailbox_expiry ON relay_mailbox (expires);
+      CREATE TABLE relay_records (
+        id TEXT PRIMARY KEY,
+        kel_seq INTEGER NOT NULL,
+        doc_seq INTEGER NOT NULL,
+        record BLOB NOT NULL,
+        updated INTEGER NOT NULL
+      ) STRICT;
+    `
   }
 ]
+

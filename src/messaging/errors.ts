@@ -1,0 +1,41 @@
+import { TwinError } from '../errors.js'
+
+/** Why an inbound envelope was refused; `reason` is a stable code, the message says it in words. */
+export type RejectReason =
+  | 'malformed' | 'too-large' | 'wrong-recipient' | 'expired' | 'from-the-future' | 'ttl-too-long'
+  | 'unknown-sender' | 'rotated-key' | 'bad-signature' | 'undecryptable' | 'stale-recipient-key' | 'replay'
+
+export class EnvelopeRejected extends TwinError {
+  readonly reason: RejectReason
+  constructor (reason: RejectReason, message: string) {
+    super('ENVELOPE_REJECTED', message)
+    this.name = 'EnvelopeRejected'
+    this.reason = reason
+  }
+}
+
+/** A request that got no response before its deadline. */
+export class RequestTimeoutError extends TwinError {
+  constructor (verb: string, ms: number) {
+    super('TIMEOUT', `no response to ${verb} within ${ms} ms`)
+    this.name = 'TimeoutError'
+  }
+}
+
+/** An error response from the other twin (unknown verb, handler failure, refusal). */
+export class RemoteError extends TwinError {
+  readonly remoteCode: string
+  constructor (remoteCode: string, message: string) {
+    super('REMOTE_ERROR', message)
+    this.name = 'RemoteError'
+    this.remoteCode = remoteCode
+  }
+}
+
+/** A twin that cannot be found by its id: no cached document, nothing in the DHT or at the relays. */
+export class TwinNotFoundError extends TwinError {
+  constructor (id: string, detail = '') {
+    super('TWIN_NOT_FOUND', `cannot find twin ${id}${detail === '' ? '' : `: ${detail}`}`)
+    this.name = 'TwinNotFoundError'
+  }
+}

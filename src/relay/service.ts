@@ -1,0 +1,177 @@
+import type { Connection, Stream } from '@libp2p/interface'
+import { z } from 'zod'
+import { bytesSchema, toHex } from '../wire/index.js'
+import { FrameStream } from '../net/frames.js'
+import { Batcher } from '../net/batcher.js'
+import { decodeRecord } from '../net/record.js'
+import type { TwinLibp2p } from '../net/node.js'
+import { decodeEnvelope, MAX_ENVELOPE_BYTES } from '../messaging/envelope.js'
+import { EnvelopeRejected } from '../messaging/errors.js'
+import type { DepositResult, RelayStore } from './store.js'
+
+/** The relay's mailbox protocol; see docs/PROTOCOL.md, "Mailbox". */
+export const MAILBOX_PROTOCOL = '/twin/mailbox/1.0.0'
+
+/** Envelopes pushed to a subscriber per frame. */
+const PUSH_BATCH = 256
+/** An envelope pushed but not acknowledged within this time is pushed again. */
+const RESEND_MS = 30_000
+
+const requestSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('put'), env: bytesSchema() }),
+  z.strictObject({ op: z.literal('get'), id: z.string().max(100) }),
+  z.strictObject({ op: z.literal('sub'), rec: bytesSchema() }),
+  z.strictObject({ op: z.literal('ack'), ids: z.array(bytesSchema(16)).max(4096) })
+])
+type Request = z.infer<typeof requestSchema>
+
+interface Subscription {
+  id: string
+  frames: FrameStream
+  inflight: Map<string, number>
+  pumping: boolean
+  again: boolean
+}
+
+interface Deposit { to: string, from: string, id: Uint8Array, expires: number, envelope: Uint8Array }
+
+/**
+ * A relay's mailbox: keeps sealed envelopes for twins until they collect them or the envelopes
+ * expire (never sooner), pushes them at once to a twin that is subscribed, and serves the twin
+ * records of its subscribers. It never sees plaintext: envelopes stay sealed.
+ */
+export class MailboxService {
+  private readonly subs = new Map<string, Subscription>()
+  private readonly deposits: Batcher<Deposit, DepositResult>
+  private timer: NodeJS.Timeout | undefined
+
+  constructor (private readonly node: TwinLibp2p, private readonly store: RelayStore) {
+    this.deposits = new Batcher(items => this.store.deposit(items))
+  }
+
+  async start (): Promise<void> {
+    await this.node.handle(MAILBOX_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 256 })
+    this.timer = setInterval(() => { this.housekeeping() }, 10_000)
+    this.timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    await this.node.unhandle(MAILBOX_PROTOCOL)
+    for (const sub of this.subs.values()) sub.frames.abort('relay stopping')
+    this.subs.clear()
+  }
+
+  /** Number of envelopes waiting, for status output. */
+  waiting (): number {
+    return this.store.total()
+  }
+
+  private housekeeping (): void {
+    this.store.prune()
+    const now = Date.now()
+    for (const sub of this.subs.values()) {
+      let stale = false
+      for (const [k, t] of sub.inflight) if (now - t > RESEND_MS) { sub.inflight.delete(k); stale = true }
+      if (stale) void this.pump(sub)
+    }
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const frames = new FrameStream(stream)
+    let sub: Subscription | undefined
+    let replies: Promise<void> = Promise.resolve()
+    const reply = (value: Promise<unknown> | unknown): void => {
+      const p = Promise.resolve(value)
+      replies = replies.then(async () => { await frames.write(await p) }).catch(() => { frames.abort('write failed') })
+    }
+    try {
+      while (true) {
+        const frame = await frames.read()
+        if (frame === undefined) break
+        const parsed = requestSchema.safeParse(frame)
+        if (!parsed.success) { reply({ err: 'malformed request' }); continue }
+        const req: Request = parsed.data
+        switch (req.op) {
+          case 'put': reply(this.put(req.env)); break
+          case 'get': reply({ rec: this.store.getRecord(req.id) ?? null }); break
+          case 'sub': {
+            const r = this.subscribe(req.rec, frames, connection)
+            if ('err' in r) { reply(r); break }
+            sub = r.sub
+            reply({ ok: true })
+            await replies
+            void this.pump(sub)
+            break
+          }
+          case 'ack':
+            if (sub === undefined) { reply({ err: 'ack without a subscription' }); break }
+            this.store.remove(sub.id, req.ids)
+            for (const id of req.ids) sub.inflight.delete(toHex(id))
+            void this.pump(sub)
+            break
+        }
+      }
+      await replies
+      await frames.close()
+    } catch {
+      frames.abort('protocol error')
+    } finally {
+      if (sub !== undefined && this.subs.get(sub.id) === sub) this.subs.delete(sub.id)
+    }
+  }
+
+  private async put (bytes: Uint8Array): Promise<unknown> {
+    let env
+    try {
+      if (bytes.length > MAX_ENVELOPE_BYTES) throw new EnvelopeRejected('too-large', 'envelope over the size limit')
+      env = decodeEnvelope(bytes)
+      if (env.expires <= Date.now()) throw new EnvelopeRejected('expired', 'the envelope has expired')
+    } catch (err) {
+      return { no: null, why: err instanceof EnvelopeRejected ? err.reason : 'malformed' }
+    }
+    const r = await this.deposits.push({ to: env.to, from: env.from, id: env.id, expires: env.expires, envelope: bytes })
+    if (!r.ok) return { no: env.id, why: r.why }
+    const sub = this.subs.get(env.to)
+    if (sub !== undefined) void this.pump(sub)
+    return { ok: env.id }
+  }
+
+  /** A twin subscribes by presenting its record; the connection must come from the record's peer. */
+  private subscribe (recordBytes: Uint8Array, frames: FrameStream, connection: Connection): { sub: Subscription } | { err: string } {
+    let record
+    try {
+      record = decodeRecord(recordBytes)
+    } catch (err) {
+      return { err: `invalid twin record: ${(err as Error).message}` }
+    }
+    if (record.net.peer !== connection.remotePeer.toString()) return { err: 'the twin record names another peer than this connection' }
+    this.store.putRecord(record.state.id, record.state.sequence, record.doc.seq, recordBytes)
+    const old = this.subs.get(record.state.id)
+    if (old !== undefined && old.frames !== frames) old.frames.abort('replaced by a newer subscription')
+    const sub: Subscription = { id: record.state.id, frames, inflight: new Map(), pumping: false, again: false }
+    this.subs.set(sub.id, sub)
+    return { sub }
+  }
+
+  /** Pushes waiting envelopes to a subscriber, a batch at a time, without repeating in-flight ones. */
+  private async pump (sub: Subscription): Promise<void> {
+    if (sub.pumping) { sub.again = true; return }
+    sub.pumping = true
+    try {
+      do {
+        sub.again = false
+        const batch = this.store.pending(sub.id, PUSH_BATCH + sub.inflight.size).filter(e => !sub.inflight.has(toHex(e.id))).slice(0, PUSH_BATCH)
+        if (batch.length === 0) break
+        const now = Date.now()
+        for (const e of batch) sub.inflight.set(toHex(e.id), now)
+        await sub.frames.write({ env: batch.map(e => e.envelope) })
+        sub.again = true
+      } while (sub.again && sub.inflight.size < 4 * PUSH_BATCH && !sub.frames.closed)
+    } catch {
+      sub.frames.abort('push failed')
+    } finally {
+      sub.pumping = false
+    }
+  }
+}
