@@ -13,6 +13,8 @@ function common (cmd: Command): Command {
 // Each action loads its module when it runs, so `twin id` does not pay for the network or the vault.
 const identity = async () => await import('./commands/identity.js')
 const demo = async () => await import('./commands/demo.js')
+const network = async () => await import('./commands/network.js')
+const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
 export function buildProgram (): Command {
   const program = new Command('twin')
@@ -36,7 +38,8 @@ export function buildProgram (): Command {
     .requiredOption('--phrase-file <file>', 'file holding the 24-word recovery phrase (- for stdin)')
     .option('--kel <file>', 'the twin\'s exported key event log, to come back with its latest keys')
     .option('--name <name>', 'display name (default: the one in the exported log, if any)')
-    .action(async (opts) => { (await identity()).restore(opts) })
+    .option('--bootstrap <multiaddr>', 'fetch the twin\'s key event log through this relay (repeatable)', collect)
+    .action(async (opts) => { await (await identity()).restore(opts) })
 
   common(program.command('rotate'))
     .description('replace the twin\'s operational keys (after a suspected compromise); the id stays')
@@ -62,6 +65,49 @@ export function buildProgram (): Command {
     .option('--kel <file>', 'a newer key event log of the signer, to learn of later rotations')
     .option('--signer <id>', 'also require that this twin made the signature')
     .action(async (file, sig, opts) => { await (await identity()).verify(file, sig, opts) })
+
+  common(program.command('start'))
+    .description('run the twin: its network node, delivery of messages and its local HTTP API, until Ctrl-C')
+    .option('--bootstrap <multiaddr>', 'a relay to use (repeatable; remembered for later starts)', collect)
+    .option('--listen <multiaddr>', 'where to listen directly (repeatable; default /ip4/0.0.0.0/tcp/0)', collect)
+    .option('--announce <multiaddr>', 'direct address to publish instead of the listening ones (repeatable)', collect)
+    .option('--api-port <port>', 'port of the HTTP API on 127.0.0.1 (default: any free port, written to api.json)')
+    .action(async (opts) => { await (await network()).start(opts) })
+
+  common(program.command('relay'))
+    .description('run a relay: DHT server, circuit relay and mailbox for twins that are offline')
+    .option('--listen <multiaddr>', 'where to listen (repeatable; default /ip4/0.0.0.0/tcp/4001)', collect)
+    .option('--announce <multiaddr>', 'address to publish instead of the listening ones (repeatable)', collect)
+    .action(async (opts) => { await (await network()).relay(opts) })
+
+  common(program.command('send'))
+    .description('send a text message to another twin (signed, end-to-end encrypted, delivered even if it is offline now)')
+    .argument('<to>', 'the twin id (or did:twin:...) of the recipient')
+    .argument('<text>', 'the message')
+    .option('--ttl <seconds>', 'give up after this long (default 7 days)')
+    .action(async (to, text, opts) => { await (await network()).send(to, text, opts) })
+
+  common(program.command('inbox'))
+    .description('list received messages, oldest first')
+    .option('--limit <n>', 'how many of the latest messages', '100')
+    .action(async (opts) => { await (await network()).inbox(opts) })
+
+  common(program.command('outbox'))
+    .description('list sent messages and their status: queued, relayed, delivered, failed or expired')
+    .option('--limit <n>', 'how many of the latest messages', '100')
+    .action(async (opts) => { await (await network()).outbox(opts) })
+
+  common(program.command('call'))
+    .description('send a request to another twin and print its response (e.g. twin.ping, twin.describe)')
+    .argument('<to>', 'the twin id of the recipient')
+    .argument('<verb>', 'the verb, e.g. twin.ping')
+    .argument('[json]', 'the request payload as JSON')
+    .option('--timeout <ms>', 'deadline in milliseconds', '10000')
+    .action(async (to, verb, json, opts) => { await (await network()).call(to, verb, json, opts) })
+
+  common(program.command('status'))
+    .description('show the running twin\'s id, peer id, addresses, relays, connections and queues')
+    .action(async (opts) => { await (await network()).status(opts) })
 
   common(program.command('demo'))
     .description('show what a twin does, step by step, in a temporary folder')

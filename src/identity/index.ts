@@ -2,7 +2,7 @@ export { PhraseError, KelError, DocumentError, SignatureError, KeyFileError } fr
 export { generatePhrase, normalizePhrase, phraseToSeed, PHRASE_WORDS } from './phrase.js'
 export {
   deriveGeneration, derivePurposeKey, publicKeysOf, ed25519Sign, ed25519Verify, ed25519PublicKey, x25519PublicKey,
-  x25519, signWithContext, verifyWithContext, ed25519DidKey, x25519DidKey, parseDidKey,
+  x25519, signWithContext, verifyWithContext, ed25519DidKey, x25519DidKey, parseDidKey, ed25519PrivateKey, x25519PrivateKey,
   type GenerationSecrets, type PublicKeys
 } from './keys.js'
 export { twinIdFromDigest, parseTwinId, normalizeTwinId, twinDid } from './twin-id.js'

@@ -12,7 +12,7 @@ import type { Resolver } from '../net/resolver.js'
 import type { TwinRecord } from '../net/record.js'
 import type { RelayClient } from '../relay/client.js'
 import {
-  checkEnvelopeTiming, checkVerb, createEnvelope, decodeEnvelope, openEnvelope, verifyEnvelopeSignature,
+  checkEnvelopeTiming, checkVerb, createEnvelope, decodeEnvelope, newMessageId, openEnvelope, verifyEnvelopeSignature,
   type Body, type Envelope, type Kind
 } from './envelope.js'
 import { EnvelopeRejected, RemoteError, RequestTimeoutError, type RejectReason } from './errors.js'
@@ -92,7 +92,7 @@ export class Messaging extends EventEmitter {
   private readonly pending = new Map<string, { to: string, verb: string, resolve: (v: unknown) => void, reject: (e: unknown) => void }>()
   private readonly seenRequests = new Map<string, number>()
   private readonly channels = new Map<string, Promise<Channel>>()
-  private readonly ackWaiters = new Map<string, () => void>()
+  private readonly inflight = new Map<string, { id: Uint8Array, to: string, sentAt: number, attempts: number, status: OutboxStatus }>()
   private readonly rejectWaiters = new Map<string, (why: string) => void>()
   private readonly peerToTwin = new Map<string, string>()
   private readonly lanes = new Set<string>()
@@ -153,14 +153,15 @@ export class Messaging extends EventEmitter {
     const record = this.resolver.cached(to)
     if (record === undefined) throw new TwinError('TWIN_NOT_FOUND', `twin ${to} is not known yet; resolve it first`)
     const now = this.timing.now()
+    const id = newMessageId()
     const row = this.store.queue({
-      id: crypto.getRandomValues(new Uint8Array(16)),
+      id,
       to,
       kind: 'event',
       verb,
       payload,
       makeEnvelope: seq => {
-        const { bytes, envelope } = this.seal(record, 'event', { verb, payload }, { seq, now, ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }) })
+        const { bytes, envelope } = this.seal(record, 'event', { verb, payload }, { id, seq, now, ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }) })
         return { bytes, created: envelope.created, expires: envelope.expires }
       }
     })
@@ -211,7 +212,7 @@ export class Messaging extends EventEmitter {
 
   // ---- sealing ------------------------------------------------------------------------
 
-  private seal (record: TwinRecord, kind: Kind, body: Body, o: { seq?: number, cid?: Uint8Array, ttlMs?: number, now?: number } = {}): { bytes: Uint8Array, envelope: Envelope } {
+  private seal (record: TwinRecord, kind: Kind, body: Body, o: { id?: Uint8Array, seq?: number, cid?: Uint8Array, ttlMs?: number, now?: number } = {}): { bytes: Uint8Array, envelope: Envelope } {
     if (record.net.peer !== undefined) this.peerToTwin.set(record.net.peer, record.state.id)
     return createEnvelope({
       from: this.self.id,
@@ -222,6 +223,7 @@ export class Messaging extends EventEmitter {
       toEncryptionKey: record.state.keys.encryption,
       kind,
       body,
+      ...(o.id === undefined ? {} : { id: o.id }),
       ...(o.seq === undefined ? {} : { seq: o.seq }),
       ...(o.cid === undefined ? {} : { cid: o.cid }),
       ...(o.ttlMs === undefined ? {} : { ttlMs: o.ttlMs }),
@@ -358,8 +360,7 @@ export class Messaging extends EventEmitter {
   private onAck (from: string, ids: Uint8Array[]): void {
     const changed = this.store.markDelivered(from, ids, this.timing.now())
     for (const id of ids) {
-      const key = toHex(id)
-      this.ackWaiters.get(key)?.()
+      this.inflight.delete(toHex(id))
       if (changed > 0) this.emit('outbox', { id, to: from, status: 'delivered' })
     }
   }
@@ -450,7 +451,7 @@ export class Messaging extends EventEmitter {
       })
       const target = this.node.getConnections(peerId).length > 0 || addrs.length === 0 ? peerId : addrs
       const stream = await this.node.dialProtocol(target, MESSAGE_PROTOCOL, { signal: AbortSignal.timeout(this.timing.dialTimeoutMs), maxOutboundStreams: 1024 })
-      const ch = new Channel(new FrameStream(stream))
+      const ch = new Channel(new FrameStream(stream), record.state.id)
       void this.readReplies(ch)
       return ch
     })()
@@ -470,6 +471,11 @@ export class Messaging extends EventEmitter {
       }
     } catch { /* the channel is reopened on next use */ }
     ch.frames.abort('closed')
+    // What was written on this channel and not acknowledged goes back to the schedule now.
+    if (ch.twin !== undefined && this.started) {
+      this.sweepInflight(this.timing.now(), ch.twin)
+      this.kick()
+    }
   }
 
   private onRejected (id: Uint8Array, why: string, message: string): void {
@@ -479,7 +485,7 @@ export class Messaging extends EventEmitter {
       this.store.fail(id, `refused by the recipient: ${message === '' ? why : message}`, this.timing.now())
       this.emit('outbox', { id, status: 'failed' })
     }
-    this.ackWaiters.get(key)?.()
+    this.inflight.delete(key)
   }
 
   /** Wakes the outbox loop now. */
@@ -495,10 +501,10 @@ export class Messaging extends EventEmitter {
     try {
       const now = this.timing.now()
       if (this.store.expireOld(now) > 0) this.emit('outbox', { status: 'expired' })
-      const due = this.store.due(now)
+      this.sweepInflight(now)
       const byRecipient = new Map<string, OutboxRow[]>()
-      for (const row of due) {
-        if (this.lanes.has(row.to)) continue
+      for (const row of this.store.due(now)) {
+        if (this.lanes.has(row.to) || this.inflight.has(toHex(row.id))) continue
         const list = byRecipient.get(row.to) ?? []
         list.push(row)
         byRecipient.set(row.to, list)
@@ -515,12 +521,28 @@ export class Messaging extends EventEmitter {
     }
     if (!this.started) return
     if (this.tickAgain) { this.tickAgain = false; this.kick(); return }
-    const next = this.store.nextDue()
-    if (next !== undefined) {
+    // Next wake-up: the next retry, or an acknowledgement deadline. Rows that are due but busy
+    // (a lane is running, or they are in flight) wake the loop themselves when that ends.
+    const now = this.timing.now()
+    let next = this.store.nextDue() ?? Infinity
+    if (next <= now) next = now + 1_000
+    for (const f of this.inflight.values()) next = Math.min(next, f.sentAt + this.timing.ackTimeoutMs)
+    if (next !== Infinity) {
       if (this.timer !== undefined) clearTimeout(this.timer)
-      this.timer = setTimeout(() => { void this.tick() }, Math.min(Math.max(0, next - this.timing.now()), 60_000))
+      this.timer = setTimeout(() => { void this.tick() }, Math.min(Math.max(10, next - now), 60_000))
       this.timer.unref()
     }
+  }
+
+  /** Envelopes written to a recipient but not acknowledged in time go back to the retry schedule. */
+  private sweepInflight (now: number, onlyTo?: string): void {
+    const late: Array<{ id: Uint8Array, nextAttempt: number, status: OutboxStatus, error: string | null }> = []
+    for (const [key, f] of this.inflight) {
+      if (onlyTo !== undefined ? f.to !== onlyTo : now - f.sentAt < this.timing.ackTimeoutMs) continue
+      this.inflight.delete(key)
+      late.push({ id: f.id, nextAttempt: now + this.backoff(f.attempts), status: f.status, error: 'sent, not acknowledged' })
+    }
+    if (late.length > 0) this.store.recordAttempts(late, now)
   }
 
   private backoff (attempts: number): number {
@@ -528,11 +550,14 @@ export class Messaging extends EventEmitter {
     return Math.round(ceiling * (0.5 + this.timing.random() / 2))
   }
 
-  /** Delivers one recipient's due messages in sequence order: direct, else to its relays. */
+  /**
+   * Delivers one recipient's due messages in sequence order: written on the direct channel
+   * (acknowledgements arrive later and are matched by id), else left at its relays.
+   */
   private async deliverLane (to: string, rows: OutboxRow[]): Promise<void> {
     const now = this.timing.now()
-    const retry = (list: OutboxRow[], error: string, status?: OutboxStatus): void => {
-      this.store.recordAttempts(list.map(r => ({ id: r.id, nextAttempt: now + this.backoff(r.attempts), status: status ?? r.status, error })), now)
+    const retry = (list: OutboxRow[], error: string): void => {
+      this.store.recordAttempts(list.map(r => ({ id: r.id, nextAttempt: now + this.backoff(r.attempts), status: r.status, error })), now)
     }
     let record: TwinRecord
     try {
@@ -541,27 +566,20 @@ export class Messaging extends EventEmitter {
       retry(rows, (err as Error).message)
       return
     }
-    // Direct: write all, wait for acknowledgements (or refusals).
     let ch: Channel | undefined
     try {
       ch = await this.channel(record)
-    } catch { /* unreachable directly */ }
+    } catch { /* not reachable directly */ }
     if (ch !== undefined) {
-      const acked = new Set<string>()
-      const waits = rows.map(r => new Promise<void>(resolve => {
-        const key = toHex(r.id)
-        this.ackWaiters.set(key, () => { acked.add(key); resolve() })
-      }))
       try {
-        for (const r of rows) await ch.frames.write({ e: r.envelope })
-        await Promise.race([Promise.all(waits), new Promise(resolve => setTimeout(resolve, this.timing.ackTimeoutMs + rows.length * 5).unref())])
-      } catch { /* retried below */ } finally {
-        for (const r of rows) this.ackWaiters.delete(toHex(r.id))
+        for (const r of rows) {
+          this.inflight.set(toHex(r.id), { id: r.id, to, sentAt: this.timing.now(), attempts: r.attempts, status: r.status })
+          await ch.frames.write({ e: r.envelope })
+        }
+        return
+      } catch {
+        for (const r of rows) this.inflight.delete(toHex(r.id))
       }
-      const missing = rows.filter(r => !acked.has(toHex(r.id)))
-      if (missing.length === 0) return
-      rows = missing
-      if (!ch.frames.closed) { retry(rows, 'sent, not yet acknowledged'); return }
     }
     // Through the recipient's relays: a mailbox keeps them until the recipient collects them.
     if (record.net.relays.length === 0) { retry(rows, 'the twin is unreachable and names no relay'); return }
@@ -592,7 +610,7 @@ export class Messaging extends EventEmitter {
 }
 
 class Channel {
-  constructor (readonly frames: FrameStream) {}
+  constructor (readonly frames: FrameStream, readonly twin?: string) {}
 }
 
 function idOf (bytes: Uint8Array): Uint8Array {

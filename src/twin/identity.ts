@@ -4,7 +4,7 @@ import { openDb } from '../db/index.js'
 import {
   createDocument, createIdentity, formatKelFile, formatKeyFile, generatePhrase, keyFileIsEncrypted, MAX_NAME_LENGTH,
   parseKelFile, parseKeyFile, restoreIdentity, rotateIdentity, signContent, verifyDocument,
-  type ContentSignature, type GenerationSecrets, type KelState, type NewIdentity, type SignedDocument, type SignedKeyEvent
+  type ContentSignature, type GenerationSecrets, type KelExport, type KelState, type NewIdentity, type SignedDocument, type SignedKeyEvent
 } from '../identity/index.js'
 import { IdentityStore } from '../identity/store.js'
 import { existingHome, prepareNewHome, syncDir, writeFileAtomic, type HomePaths } from './home.js'
@@ -45,8 +45,8 @@ export function initTwin (home: string, options: { name?: string, passphrase?: s
  * Rebuilds a twin from its phrase in an empty home. With `kelText` (an exported key event
  * log) it comes back at its latest key generation, and with the name of the exported document.
  */
-export function restoreTwin (home: string, phrase: string, options: { kelText?: string, name?: string, passphrase?: string } = {}): { identity: TwinIdentity, fromLog: boolean } {
-  const exported = options.kelText === undefined ? undefined : parseKelFile(options.kelText)
+export function restoreTwin (home: string, phrase: string, options: { kelText?: string, kel?: KelExport, name?: string, passphrase?: string } = {}): { identity: TwinIdentity, fromLog: boolean } {
+  const exported = options.kelText !== undefined ? parseKelFile(options.kelText) : options.kel
   const made = restoreIdentity(phrase, exported?.events)
   const name = validateName(options.name ?? exported?.document?.d.name ?? '')
   const paths = prepareNewHome(home)

@@ -1,13 +1,14 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import { TwinError } from '../../errors.js'
 import {
-  ed25519DidKey, normalizeTwinId, parseKelFile, parseSignature, twinDid, verifyContentSignature, x25519DidKey,
-  type SignedKeyEvent
+  createIdentity, ed25519DidKey, normalizeTwinId, parseKelFile, parseSignature, twinDid, verifyContentSignature, x25519DidKey,
+  type KelExport, type SignedKeyEvent
 } from '../../identity/index.js'
 import {
   exportKel, initTwin, openIdentity, restoreTwin, rotateTwin, signWithTwin
 } from '../../twin/identity.js'
-import { resolveHome, writeFileAtomic } from '../../twin/home.js'
+import { prepareNewHome, resolveHome, writeFileAtomic } from '../../twin/home.js'
+import { openDb } from '../../db/index.js'
 import { emit, warn } from '../output.js'
 import { hashFile, readPhrase, readUserFile } from '../inputs.js'
 import { formatSignature, SIGNATURE_PREFIX } from '../../identity/index.js'
@@ -60,14 +61,22 @@ export function id (opts: CommonOptions): void {
   ].join('\n'))
 }
 
-export function restore (opts: CommonOptions & { phraseFile: string, kel?: string, name?: string }): void {
+export async function restore (opts: CommonOptions & { phraseFile: string, kel?: string, name?: string, bootstrap?: string[] }): Promise<void> {
   const phrase = readPhrase(opts.phraseFile)
   const kelText = opts.kel === undefined ? undefined : readUserFile(opts.kel, 'key event log file')
   const home = resolveHome(opts.home)
-  const { identity, fromLog } = restoreTwin(home, phrase, { kelText, name: opts.name, passphrase: passphrase() })
+  let kel: KelExport | undefined
+  if (kelText === undefined && opts.bootstrap !== undefined && opts.bootstrap.length > 0) {
+    prepareNewHome(home) // fail before touching the network if the folder cannot take a twin
+    const { fetchKelFromNetwork } = await import('./network.js')
+    kel = await fetchKelFromNetwork(createIdentity(phrase).state.id, opts.bootstrap)
+    if (kel === undefined) warn('the twin\'s key event log was not found through the given relays')
+  }
+  const { identity, fromLog } = restoreTwin(home, phrase, { kelText, kel, name: opts.name, passphrase: passphrase() })
+  if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) rememberRelays(identity.paths.db, opts.bootstrap)
   if (!fromLog) {
     warn('restored from the phrase alone, at key sequence 0. If this twin has rotated its keys since it was ' +
-      'created, those keys were replaced: restore again with --kel FILE (from `twin kel export`) to get the current ones.')
+      'created, those keys were replaced: restore again with --kel FILE (from `twin kel export`) or --bootstrap RELAY to get the current ones.')
   }
   emit(opts.json, { id: identity.state.id, sequence: identity.state.sequence, name: identity.name, kel: fromLog }, () =>
     `Restored twin ${identity.state.id}${identity.name === '' ? '' : ` (${identity.name})`} in ${home} at key sequence ${identity.state.sequence}` +
@@ -152,5 +161,15 @@ function knownKel (id: string, opts: CommonOptions & { kel?: string }): SignedKe
     // Verifying needs no twin of one's own: a home without a twin is simply not consulted.
     if (err instanceof TwinError && err.code === 'NOT_A_TWIN') return undefined
     throw err
+  }
+}
+
+/** Remembers the relays a restored twin should use when it starts. */
+function rememberRelays (dbPath: string, relays: string[]): void {
+  const db = openDb(dbPath)
+  try {
+    db.prepare('INSERT INTO net_settings (key, value) VALUES (\'relays\', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(JSON.stringify(relays))
+  } finally {
+    db.close()
   }
 }

@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { TwinError } from '../errors.js'
+
+/** Where a running twin's API listens, written to `<home>/api.json` (mode 0600) while it runs. */
+export const apiFileSchema = z.strictObject({ url: z.string(), token: z.string(), pid: z.number().int() })
+export type ApiFile = z.infer<typeof apiFileSchema>
+
+export function apiFilePath (home: string): string {
+  return join(home, 'api.json')
+}
+
+function notRunning (home: string): TwinError {
+  return new TwinError('NOT_RUNNING', `the twin in ${home} is not running (start it with \`twin start --home ${home}\`)`)
+}
+
+/** Calls the running twin's API; says plainly when it is not running. */
+export async function callApi (home: string, method: 'GET' | 'POST', path: string, body?: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
+  let file: ApiFile
+  try {
+    file = apiFileSchema.parse(JSON.parse(readFileSync(apiFilePath(home), 'utf8')))
+  } catch {
+    throw notRunning(home)
+  }
+  let res: Response
+  try {
+    res = await fetch(file.url + path, {
+      method,
+      headers: { authorization: `Bearer ${file.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(options.timeoutMs ?? 60_000)
+    })
+  } catch (err) {
+    if ((err as Error).name === 'TimeoutError') throw new TwinError('TIMEOUT', 'the twin did not answer in time')
+    throw notRunning(home)
+  }
+  const text = await res.text()
+  let json: unknown
+  try {
+    json = JSON.parse(text)
+  } catch {
+    throw new TwinError('API_ERROR', `the twin answered HTTP ${res.status} without JSON`)
+  }
+  if (!res.ok) {
+    const e = json as { error?: string, code?: string }
+    throw new TwinError(e.code ?? 'API_ERROR', e.error ?? `HTTP ${res.status}`)
+  }
+  return json
+}

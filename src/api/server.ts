@@ -1,0 +1,126 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { EventEmitter } from 'node:events'
+import type { AddressInfo } from 'node:net'
+import { Hono, type Context } from 'hono'
+import { streamSSE } from 'hono/streaming'
+import { serve } from '@hono/node-server'
+import { z } from 'zod'
+import { TwinError } from '../errors.js'
+import {
+  callResultSchema, callSchema, errorSchema, inboxSchema, listQuerySchema, outboxSchema, sendResultSchema, sendSchema, statusSchema,
+  type CallBody, type SendBody
+} from './schemas.js'
+
+/** What the HTTP API needs from the running twin. */
+export interface ApiBackend {
+  status: () => z.infer<typeof statusSchema>
+  send: (body: SendBody) => Promise<z.infer<typeof sendResultSchema>>
+  inbox: (limit: number) => z.infer<typeof inboxSchema>
+  outbox: (limit: number) => z.infer<typeof outboxSchema>
+  call: (body: CallBody) => Promise<unknown>
+  /** Emits 'message' and 'outbox' events for the live stream. */
+  events: EventEmitter
+}
+
+/** Maps an error code to an HTTP status: the one place where that happens for the API. */
+export function httpStatus (code: string): 400 | 401 | 404 | 409 | 413 | 502 | 503 | 504 | 500 {
+  switch (code) {
+    case 'TWIN_NOT_FOUND': return 404
+    case 'TIMEOUT': return 504
+    case 'REMOTE_ERROR': case 'UNREACHABLE': return 502
+    case 'MESSAGE_TOO_LARGE': return 413
+    case 'STOPPING': return 503
+    case 'INTERNAL': return 500
+    default: return 400
+  }
+}
+
+function fail (c: Context, status: number, code: string, error: string): Response {
+  return c.json({ error, code }, status as 400)
+}
+
+async function body<T> (c: Context, schema: z.ZodType<T>): Promise<T> {
+  let json: unknown
+  try {
+    json = await c.req.json()
+  } catch {
+    throw new TwinError('BAD_REQUEST', 'the request body is not JSON')
+  }
+  const parsed = schema.safeParse(json)
+  if (!parsed.success) throw new TwinError('BAD_REQUEST', `invalid request: ${parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`)
+  return parsed.data
+}
+
+/** The API: JSON over HTTP on 127.0.0.1, every route behind the bearer token. */
+export function createApi (backend: ApiBackend, token: string): Hono {
+  const app = new Hono()
+  const expected = Buffer.from(`Bearer ${token}`)
+  app.use('*', async (c, next) => {
+    const given = Buffer.from(c.req.header('authorization') ?? '')
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return fail(c, 401, 'UNAUTHORIZED', 'missing or wrong bearer token')
+    await next()
+  })
+  app.onError((err, c) => {
+    if (err instanceof TwinError) return fail(c, httpStatus(err.code), err.code, err.message)
+    process.stderr.write(`api: internal error: ${err.message}\n`)
+    return fail(c, 500, 'INTERNAL', 'internal error')
+  })
+  app.notFound(c => fail(c, 404, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`))
+
+  app.get('/v1/status', c => c.json(backend.status()))
+  app.post('/v1/messages', async c => c.json(await backend.send(await body(c, sendSchema))))
+  app.get('/v1/inbox', c => c.json(backend.inbox(listQuerySchema.parse(c.req.query()).limit ?? 100)))
+  app.get('/v1/outbox', c => c.json(backend.outbox(listQuerySchema.parse(c.req.query()).limit ?? 100)))
+  app.post('/v1/call', async c => c.json({ response: await backend.call(await body(c, callSchema)) ?? null }))
+  app.get('/v1/stream', c => streamSSE(c, async stream => {
+    const forward = (type: string) => (data: unknown) => { void stream.writeSSE({ event: type, data: JSON.stringify(data, jsonBytes) }) }
+    const onMessage = forward('message')
+    const onOutbox = forward('outbox')
+    backend.events.on('message', onMessage)
+    backend.events.on('outbox', onOutbox)
+    await new Promise<void>(resolve => { stream.onAbort(resolve) })
+    backend.events.off('message', onMessage)
+    backend.events.off('outbox', onOutbox)
+  }))
+  app.get('/v1/openapi.json', c => c.json(openApi()))
+  return app
+}
+
+/** JSON.stringify replacer: bytes as hex. */
+export function jsonBytes (_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? Buffer.from(value).toString('hex') : value
+}
+
+/** Serves the API on 127.0.0.1; resolves with the port and a close function. */
+export async function listenApi (app: Hono, port: number): Promise<{ port: number, close: () => Promise<void> }> {
+  return await new Promise((resolve, reject) => {
+    const server = serve({ fetch: app.fetch, port, hostname: '127.0.0.1' }, info => {
+      resolve({
+        port: (info as AddressInfo).port,
+        close: async () => { await new Promise<void>(r => { server.close(() => { r() }); (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.() }) }
+      })
+    })
+    server.once('error', err => { reject(new TwinError('API_LISTEN_FAILED', `cannot listen on 127.0.0.1:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)) })
+  })
+}
+
+/** The OpenAPI 3.1 document of the API, generated from the same zod schemas that validate it. */
+export function openApi (): object {
+  const schema = (s: z.ZodType): object => z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' })
+  const ok = (s: z.ZodType, description: string): object => ({ 200: { description, content: { 'application/json': { schema: schema(s) } } }, default: { description: 'error', content: { 'application/json': { schema: schema(errorSchema) } } } })
+  const json = (s: z.ZodType): object => ({ required: true, content: { 'application/json': { schema: schema(s) } } })
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Twin local API', version: '1', description: 'The running twin\'s API, on 127.0.0.1, with the bearer token from api.json in the twin\'s home.' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths: {
+      '/v1/status': { get: { summary: 'who the twin is and how it is connected', responses: ok(statusSchema, 'status') } },
+      '/v1/messages': { post: { summary: 'queue a message to another twin', requestBody: json(sendSchema), responses: ok(sendResultSchema, 'queued') } },
+      '/v1/inbox': { get: { summary: 'received messages, oldest first', responses: ok(inboxSchema, 'messages') } },
+      '/v1/outbox': { get: { summary: 'sent messages and their status', responses: ok(outboxSchema, 'messages') } },
+      '/v1/call': { post: { summary: 'send a request and wait for its response', requestBody: json(callSchema), responses: ok(callResultSchema, 'the response') } },
+      '/v1/stream': { get: { summary: 'live events (server-sent events): message, outbox', responses: { 200: { description: 'text/event-stream' } } } }
+    }
+  }
+}

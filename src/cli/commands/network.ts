@@ -1,0 +1,135 @@
+import { TwinError } from '../../errors.js'
+import { resolveHome } from '../../twin/home.js'
+import { callApi } from '../../api/client.js'
+import { emit } from '../output.js'
+import type { CommonOptions } from './identity.js'
+
+/** Waits for SIGINT or SIGTERM. */
+async function untilSignal (): Promise<string> {
+  return await new Promise(resolve => {
+    const on = (sig: string) => () => { process.off('SIGINT', int); process.off('SIGTERM', term); resolve(sig) }
+    const int = on('SIGINT')
+    const term = on('SIGTERM')
+    process.once('SIGINT', int)
+    process.once('SIGTERM', term)
+  })
+}
+
+function passphrase (): string | undefined {
+  const p = process.env.TWIN_PASSPHRASE
+  return p === undefined || p === '' ? undefined : p
+}
+
+function port (text: string | undefined): number | undefined {
+  if (text === undefined) return undefined
+  const n = Number(text)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TwinError('OPTION_INVALID', `--api-port must be a port number from 0 to 65535, got "${text}"`)
+  return n
+}
+
+export async function start (opts: CommonOptions & { listen?: string[], announce?: string[], bootstrap?: string[], apiPort?: string }): Promise<void> {
+  const { TwinDaemon } = await import('../../twin/daemon.js')
+  const home = resolveHome(opts.home)
+  const daemon = new TwinDaemon(home, {
+    ...(opts.listen === undefined ? {} : { listen: opts.listen }),
+    ...(opts.announce === undefined ? {} : { announce: opts.announce }),
+    ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap }),
+    ...(opts.apiPort === undefined ? {} : { apiPort: port(opts.apiPort) }),
+    passphrase: passphrase()
+  })
+  await daemon.start()
+  const s = daemon.status()
+  emit(opts.json, { id: s.id, peerId: s.peerId, addresses: s.addresses, api: daemon.apiUrl }, () =>
+    `twin ${s.id}${s.name === '' ? '' : ` (${s.name})`} is running: peer ${s.peerId}, API ${daemon.apiUrl}, ` +
+    `${s.relays.length} relay${s.relays.length === 1 ? '' : 's'}, addresses ${s.addresses.join(' ')}; Ctrl-C stops it`)
+  await untilSignal()
+  await daemon.stop()
+}
+
+export async function relay (opts: CommonOptions & { listen?: string[], announce?: string[] }): Promise<void> {
+  const { Relay } = await import('../../relay/relay.js')
+  const home = resolveHome(opts.home)
+  const r = new Relay(home, { listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], ...(opts.announce === undefined ? {} : { announce: opts.announce }) })
+  await r.start()
+  const addresses = r.addresses()
+  emit(opts.json, { peerId: r.node.peerId.toString(), addresses }, () =>
+    `relay ${r.node.peerId.toString()} is running; twins can use it with --bootstrap ${addresses[0] ?? ''}; ${r.waiting()} envelopes waiting; Ctrl-C stops it`)
+  await untilSignal()
+  await r.stop()
+}
+
+export async function send (to: string, text: string, opts: CommonOptions & { ttl?: string }): Promise<void> {
+  const ttlSeconds = opts.ttl === undefined ? undefined : Number(opts.ttl)
+  if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds < 1)) throw new TwinError('OPTION_INVALID', '--ttl is a whole number of seconds')
+  const home = resolveHome(opts.home)
+  const r = await callApi(home, 'POST', '/v1/messages', { to, text, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) }) as { id: string, status: string }
+  emit(opts.json, r, () => `message ${r.id} to ${to}: ${r.status}`)
+}
+
+export async function inbox (opts: CommonOptions & { limit?: string }): Promise<void> {
+  const home = resolveHome(opts.home)
+  const r = await callApi(home, 'GET', `/v1/inbox?limit=${encodeURIComponent(opts.limit ?? '100')}`) as { messages: Array<{ id: string, from: string, name: string, verb: string, text: string | null, payload: unknown, sentAt: string, receivedAt: string }> }
+  emit(opts.json, r, () => r.messages.length === 0
+    ? 'no messages'
+    : r.messages.map(m => `${m.sentAt}  ${m.name === '' ? m.from : `${m.name} (${m.from})`}\n  ${m.text ?? `${m.verb} ${JSON.stringify(m.payload)}`}\n  (received ${m.receivedAt}, signature verified)`).join('\n'))
+}
+
+export async function outbox (opts: CommonOptions & { limit?: string }): Promise<void> {
+  const home = resolveHome(opts.home)
+  const r = await callApi(home, 'GET', `/v1/outbox?limit=${encodeURIComponent(opts.limit ?? '100')}`) as { messages: Array<{ id: string, to: string, verb: string, text: string | null, status: string, attempts: number, error: string | null, createdAt: string }> }
+  emit(opts.json, r, () => r.messages.length === 0
+    ? 'no messages'
+    : r.messages.map(m => `${m.createdAt}  to ${m.to}  ${m.status}${m.attempts > 0 ? ` after ${m.attempts} attempt${m.attempts === 1 ? '' : 's'}` : ''}${m.error === null ? '' : ` (${m.error})`}\n  ${m.text ?? m.verb}`).join('\n'))
+}
+
+export async function call (to: string, verb: string, json: string | undefined, opts: CommonOptions & { timeout?: string }): Promise<void> {
+  let payload: unknown = null
+  if (json !== undefined) {
+    try {
+      payload = JSON.parse(json)
+    } catch {
+      throw new TwinError('JSON_INVALID', 'the request payload is not valid JSON')
+    }
+  }
+  const timeoutMs = opts.timeout === undefined ? 10_000 : Number(opts.timeout)
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TwinError('OPTION_INVALID', '--timeout is a whole number of milliseconds')
+  const home = resolveHome(opts.home)
+  const r = await callApi(home, 'POST', '/v1/call', { to, verb, payload, timeoutMs }, { timeoutMs: timeoutMs + 10_000 }) as { response: unknown }
+  emit(opts.json, r, () => JSON.stringify(r.response, null, 2))
+}
+
+export async function status (opts: CommonOptions): Promise<void> {
+  const home = resolveHome(opts.home)
+  const s = await callApi(home, 'GET', '/v1/status') as { id: string, name: string, peerId: string, addresses: string[], relays: Array<{ address: string, connected: boolean }>, connections: number, outbox: Record<string, number>, inbox: number }
+  emit(opts.json, s, () => [
+    `id           ${s.id}${s.name === '' ? '' : ` (${s.name})`}`,
+    `peer         ${s.peerId}`,
+    `addresses    ${s.addresses.join('\n             ') || '(none)'}`,
+    `relays       ${s.relays.map(r => `${r.address} (${r.connected ? 'connected' : 'not connected'})`).join('\n             ') || '(none)'}`,
+    `connections  ${s.connections}`,
+    `outbox       ${Object.entries(s.outbox).map(([k, v]) => `${v} ${k}`).join(', ') || 'empty'}`,
+    `inbox        ${s.inbox} message${s.inbox === 1 ? '' : 's'}`
+  ].join('\n'))
+}
+
+/** Fetches a twin's key event log (and document) from the network, for `restore --bootstrap`. */
+export async function fetchKelFromNetwork (id: string, bootstrap: string[]): Promise<import('../../identity/index.js').KelExport | undefined> {
+  const { createClientNode, stopNode } = await import('../../net/node.js')
+  const { Resolver } = await import('../../net/resolver.js')
+  const { RelayClient } = await import('../../relay/client.js')
+  const node = await createClientNode()
+  try {
+    const relays = bootstrap.map(a => new RelayClient(node, a))
+    await Promise.allSettled(relays.map(async r => await node.dial(r.peerId, { signal: AbortSignal.timeout(5_000) })))
+    try {
+      const record = await new Resolver(undefined, node, () => relays).resolve(id)
+      return { events: record.events, document: record.document }
+    } catch {
+      return undefined
+    } finally {
+      for (const r of relays) r.stop()
+    }
+  } finally {
+    await stopNode(node)
+  }
+}

@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto'
+import { mkdirSync, readFileSync, statSync } from 'node:fs'
+import { join } from 'node:path'
+import { z } from 'zod'
+import { openDb, type Db } from '../db/index.js'
+import { TwinError } from '../errors.js'
+import { createRelayNode, peerKeyFromSeed, stopNode, type TwinLibp2p } from '../net/node.js'
+import { fromBase64url, toBase64url } from '../wire/index.js'
+import { acquireLock } from '../twin/lock.js'
+import { writeFileAtomic } from '../twin/home.js'
+import { MailboxService } from './service.js'
+import { RelayStore, type MailboxLimits, DEFAULT_MAILBOX_LIMITS } from './store.js'
+
+const keyFileSchema = z.strictObject({ format: z.literal('twin-relay-key/1'), seed: z.string().max(100) })
+
+/**
+ * A relay: a directly reachable libp2p node that is a DHT server, a circuit relay (v2) and a
+ * mailbox for twins that are offline. Its peer key lives in `<home>/relay-key.json` (0600) so
+ * its address survives restarts; its mailbox in `<home>/relay.db`.
+ */
+export class Relay {
+  node!: TwinLibp2p
+  private db!: Db
+  private mailbox!: MailboxService
+  private cleanups: Array<() => Promise<void> | void> = []
+  private stopped = false
+
+  constructor (readonly home: string, private readonly options: { listen: string[], announce?: string[], limits?: MailboxLimits }) {}
+
+  async start (): Promise<void> {
+    try {
+      mkdirSync(this.home, { recursive: true, mode: 0o700 })
+      if (!statSync(this.home).isDirectory()) throw new TwinError('HOME_INVALID', `${this.home} is not a folder`)
+      this.cleanups.push(acquireLock(this.home, 'relay'))
+      const seed = this.loadOrCreateKey()
+      const dbPath = join(this.home, 'relay.db')
+      this.db = openDb(dbPath, { create: true })
+      this.cleanups.push(() => { this.db.close() })
+      this.node = await createRelayNode({ privateKey: await peerKeyFromSeed(seed), listen: this.options.listen, ...(this.options.announce === undefined ? {} : { announce: this.options.announce }) })
+      this.cleanups.push(async () => { await stopNode(this.node) })
+      this.mailbox = new MailboxService(this.node, new RelayStore(this.db, this.options.limits ?? DEFAULT_MAILBOX_LIMITS))
+      await this.mailbox.start()
+      this.cleanups.push(async () => { await this.mailbox.stop() })
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    for (const c of this.cleanups.reverse()) {
+      try { await c() } catch { /* keep going */ }
+    }
+    this.cleanups = []
+  }
+
+  addresses (): string[] {
+    return this.node.getMultiaddrs().map(String)
+  }
+
+  waiting (): number {
+    return this.mailbox.waiting()
+  }
+
+  private loadOrCreateKey (): Uint8Array {
+    const path = join(this.home, 'relay-key.json')
+    let text: string | undefined
+    try {
+      text = readFileSync(path, 'utf8')
+    } catch { /* a new relay */ }
+    if (text === undefined) {
+      const seed = new Uint8Array(randomBytes(32))
+      writeFileAtomic(path, JSON.stringify({ format: 'twin-relay-key/1', seed: toBase64url(seed) }) + '\n')
+      return seed
+    }
+    try {
+      const seed = fromBase64url(keyFileSchema.parse(JSON.parse(text)).seed, 'relay key')
+      if (seed.length !== 32) throw new Error('length')
+      return seed
+    } catch {
+      throw new TwinError('KEYFILE_INVALID', `the relay key file ${path} is damaged`)
+    }
+  }
+}

@@ -1,0 +1,267 @@
+import { randomBytes } from 'node:crypto'
+import { rmSync } from 'node:fs'
+import { EventEmitter } from 'node:events'
+import { openDb, type Db } from '../db/index.js'
+import { TwinError } from '../errors.js'
+import {
+  createDocument, ed25519DidKey, ed25519PrivateKey, normalizeTwinId, x25519DidKey, x25519PrivateKey,
+  type GenerationSecrets
+} from '../identity/index.js'
+import { IdentityStore } from '../identity/store.js'
+import { createTwinNode, peerKeyFromSigningSeed, stopNode, type TwinLibp2p } from '../net/node.js'
+import { encodeRecord } from '../net/record.js'
+import { Resolver } from '../net/resolver.js'
+import { Messaging, type Timing } from '../messaging/service.js'
+import { MessageStore, type OutboxRow } from '../messaging/store.js'
+import { RelayClient } from '../relay/client.js'
+import { createApi, listenApi } from '../api/server.js'
+import { apiFilePath } from '../api/client.js'
+import type { CallBody, SendBody } from '../api/schemas.js'
+import { toHex } from '../wire/index.js'
+import { openIdentity, unlockKeys, type TwinIdentity } from './identity.js'
+import { acquireLock } from './lock.js'
+import { writeFileAtomic } from './home.js'
+
+export interface StartOptions {
+  /** Multiaddrs to listen on directly (default: all interfaces, a free TCP port). */
+  listen?: string[]
+  /** Direct addresses to publish instead of the listening ones (e.g. behind a port forward). */
+  announce?: string[]
+  /** Relays (multiaddrs ending in /p2p/<peer>); remembered for later starts. */
+  bootstrap?: string[]
+  /** API port on 127.0.0.1 (0: any free port). */
+  apiPort?: number
+  passphrase?: string
+  timing?: Partial<Timing>
+}
+
+const PUBLISH_EVERY_MS = 60 * 60_000
+
+/**
+ * A running twin: its libp2p node, its relays, messaging and the local HTTP API.
+ * `start` cleans up after itself when it fails; `stop` is idempotent.
+ */
+export class TwinDaemon {
+  readonly events = new EventEmitter()
+  identity!: TwinIdentity
+  node!: TwinLibp2p
+  messaging!: Messaging
+  apiUrl = ''
+  private db!: Db
+  private store!: MessageStore
+  private resolver!: Resolver
+  private secrets!: GenerationSecrets
+  private readonly relayClients = new Map<string, RelayClient>()
+  private ownRelays: string[] = []
+  private readonly relayUp = new Map<string, boolean>()
+  private cleanups: Array<() => Promise<void> | void> = []
+  private publishTimer: NodeJS.Timeout | undefined
+  private addressTimer: NodeJS.Timeout | undefined
+  private stopped = false
+
+  constructor (readonly home: string, private readonly options: StartOptions = {}) {}
+
+  async start (): Promise<void> {
+    try {
+      await this.startInner()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  private async startInner (): Promise<void> {
+    this.identity = openIdentity(this.home)
+    this.secrets = unlockKeys(this.identity, this.options.passphrase)
+    this.cleanups.push(acquireLock(this.home, 'twin'))
+    this.db = openDb(this.identity.paths.db)
+    this.cleanups.push(() => { this.db.close() })
+    this.ownRelays = this.relaySettings(this.options.bootstrap)
+    this.store = new MessageStore(this.db)
+
+    this.node = await createTwinNode({
+      privateKey: await peerKeyFromSigningSeed(this.secrets.signing),
+      listen: this.options.listen ?? ['/ip4/0.0.0.0/tcp/0'],
+      relays: this.ownRelays
+    })
+    this.cleanups.push(async () => { await stopNode(this.node) })
+
+    const own = (): RelayClient[] => this.ownRelays.map(a => this.relayClient(a))
+    this.resolver = new Resolver(this.db, this.node, own)
+    this.messaging = new Messaging({
+      id: this.identity.state.id,
+      sequence: this.identity.state.sequence,
+      signingKey: ed25519PrivateKey(this.secrets.signing),
+      encryptionKey: x25519PrivateKey(this.secrets.encryption),
+      encryptionPublic: this.identity.state.keys.encryption
+    }, this.store, this.resolver, this.node, a => this.relayClient(a), this.options.timing)
+    this.messaging.handle('twin.ping', () => ({ pong: true, time: new Date().toISOString() }))
+    this.messaging.handle('twin.describe', () => this.describe())
+    for (const e of ['message', 'outbox'] as const) this.messaging.on(e, (d: unknown) => this.events.emit(e, d))
+    this.messaging.on('rejected', (d: { from?: string, reason: string, message: string }) => {
+      if (process.env.TWIN_DEBUG === '1') process.stderr.write(`twin: refused an envelope from ${d.from ?? 'unknown'}: ${d.reason}: ${d.message}\n`)
+    })
+    await this.messaging.start()
+    this.cleanups.push(async () => { await this.messaging.stop() })
+
+    // Publish the record (new addresses) and subscribe to the relays' mailboxes.
+    const record = this.publishRecord()
+    for (const address of this.ownRelays) {
+      this.relayClient(address).subscribe(record, async envs => await this.messaging.receiveFromMailbox(envs), up => { this.relayUp.set(address, up) })
+    }
+    this.node.addEventListener('self:peer:update', this.onAddressChange)
+    this.cleanups.push(() => { this.node.removeEventListener('self:peer:update', this.onAddressChange) })
+    await this.waitForRelays(5_000)
+    void this.resolver.publish(this.identity.state.id, this.publishRecord())
+    this.publishTimer = setInterval(() => { void this.resolver.publish(this.identity.state.id, this.publishRecord()) }, PUBLISH_EVERY_MS)
+    this.publishTimer.unref()
+
+    // The local API, and where to find it.
+    const token = randomBytes(32).toString('base64url')
+    const api = await listenApi(createApi(this.backend(), token), this.options.apiPort ?? 0)
+    this.cleanups.push(async () => { await api.close() })
+    this.apiUrl = `http://127.0.0.1:${api.port}`
+    const apiFile = apiFilePath(this.home)
+    writeFileAtomic(apiFile, JSON.stringify({ url: this.apiUrl, token, pid: process.pid }) + '\n')
+    this.cleanups.push(() => { rmSync(apiFile, { force: true }) })
+  }
+
+  async stop (): Promise<void> {
+    if (this.stopped) return
+    this.stopped = true
+    if (this.publishTimer !== undefined) clearInterval(this.publishTimer)
+    if (this.addressTimer !== undefined) clearTimeout(this.addressTimer)
+    for (const c of this.relayClients.values()) c.stop()
+    for (const cleanup of this.cleanups.reverse()) {
+      try { await cleanup() } catch { /* keep stopping the rest */ }
+    }
+    this.cleanups = []
+  }
+
+  /** Relays from --bootstrap (remembered), else those remembered from an earlier start. */
+  private relaySettings (bootstrap?: string[]): string[] {
+    const get = this.db.prepare('SELECT value FROM net_settings WHERE key = \'relays\'')
+    if (bootstrap !== undefined && bootstrap.length > 0) {
+      this.db.prepare('INSERT INTO net_settings (key, value) VALUES (\'relays\', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(JSON.stringify(bootstrap))
+      return bootstrap
+    }
+    const row = get.get() as { value: string } | undefined
+    return row === undefined ? [] : JSON.parse(row.value) as string[]
+  }
+
+  relayClient (address: string): RelayClient {
+    let c = this.relayClients.get(address)
+    if (c === undefined) {
+      c = new RelayClient(this.node, address)
+      this.relayClients.set(address, c)
+    }
+    return c
+  }
+
+  private async waitForRelays (ms: number): Promise<void> {
+    const deadline = Date.now() + ms
+    while (Date.now() < deadline && this.ownRelays.some(a => this.relayUp.get(a) !== true)) {
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+
+  private readonly onAddressChange = (): void => {
+    if (this.addressTimer !== undefined) clearTimeout(this.addressTimer)
+    this.addressTimer = setTimeout(() => {
+      if (this.stopped) return
+      const record = this.publishRecord()
+      for (const a of this.ownRelays) this.relayClient(a).updateRecord(record)
+      void this.resolver.publish(this.identity.state.id, record)
+    }, 200)
+  }
+
+  /** Addresses to publish: the announced (or listening) direct ones, plus relay circuits. */
+  addresses (): string[] {
+    const peer = this.node.peerId.toString()
+    const all = this.node.getMultiaddrs().map(String)
+    const circuits = all.filter(a => a.includes('/p2p-circuit'))
+    const direct = this.options.announce !== undefined
+      ? this.options.announce.map(a => a.includes('/p2p/') ? a : `${a}/p2p/${peer}`)
+      : all.filter(a => !a.includes('/p2p-circuit'))
+    return [...direct, ...circuits]
+  }
+
+  /** Signs a new document with the current addresses when they changed, stores it, returns the record. */
+  private publishRecord (): Uint8Array {
+    const d = this.identity.document.d
+    const fields = { peer: this.node.peerId.toString(), addrs: this.addresses(), relays: this.ownRelays }
+    const same = d.peer === fields.peer && JSON.stringify(d.addrs) === JSON.stringify(fields.addrs) && JSON.stringify(d.relays) === JSON.stringify(fields.relays)
+    if (!same) {
+      const document = createDocument(this.identity.state, this.secrets.signing, { ...d, ...fields, name: this.identity.name }, d.seq)
+      new IdentityStore(this.db).save(this.identity.events, document)
+      this.identity = { ...this.identity, document }
+    }
+    const bytes = encodeRecord(this.identity.events, this.identity.document)
+    this.resolver.remember(bytes, this.identity.state.id)
+    return bytes
+  }
+
+  describe (): object {
+    const d = this.identity.document.d
+    return {
+      id: this.identity.state.id,
+      did: `did:twin:${this.identity.state.id}`,
+      name: this.identity.name,
+      signingKey: ed25519DidKey(this.identity.state.keys.signing),
+      encryptionKey: x25519DidKey(this.identity.state.keys.encryption),
+      sequence: this.identity.state.sequence,
+      document: { seq: d.seq, updated: new Date(d.updated).toISOString(), peer: d.peer, addrs: d.addrs, relays: d.relays }
+    }
+  }
+
+  status (): ReturnType<ReturnType<TwinDaemon['backend']>['status']> {
+    return {
+      id: this.identity.state.id,
+      name: this.identity.name,
+      peerId: this.node.peerId.toString(),
+      addresses: this.addresses(),
+      relays: this.ownRelays.map(address => ({ address, connected: this.relayUp.get(address) === true })),
+      connections: this.node.getConnections().length,
+      outbox: this.messaging.queueSizes(),
+      inbox: this.store.inboxCount()
+    }
+  }
+
+  private backend (): Parameters<typeof createApi>[0] {
+    const nameOf = (id: string): string => this.resolver.cached(id)?.doc.name ?? ''
+    const textOf = (verb: string, payload: unknown): string | null => {
+      const t = (payload as { text?: unknown } | null)?.text
+      return verb === 'chat.message' && typeof t === 'string' ? t : null
+    }
+    const outRow = (r: OutboxRow): { id: string, to: string, verb: string, text: string | null, seq: number, status: string, attempts: number, error: string | null, createdAt: string, updatedAt: string } => ({
+      id: toHex(r.id), to: r.to, verb: r.verb, text: textOf(r.verb, r.payload), seq: r.seq, status: r.status, attempts: r.attempts, error: r.error,
+      createdAt: new Date(r.created).toISOString(), updatedAt: new Date(r.updated).toISOString()
+    })
+    return {
+      events: this.events,
+      status: () => this.status(),
+      send: async (b: SendBody) => {
+        const to = normalizeTwinId(b.to)
+        const verb = b.text !== undefined ? 'chat.message' : b.verb as string
+        const payload = b.text !== undefined ? { text: b.text } : b.payload ?? null
+        const row = await this.messaging.sendResolved(to, verb, payload, b.ttlSeconds === undefined ? {} : { ttlMs: b.ttlSeconds * 1000 })
+        return { id: toHex(row.id), status: row.status }
+      },
+      inbox: (limit: number) => ({
+        messages: this.store.listInbox(limit).map(m => ({
+          id: toHex(m.id), from: m.from, name: nameOf(m.from), verb: m.verb, text: textOf(m.verb, m.payload), payload: m.payload, seq: m.seq,
+          sentAt: new Date(m.sentAt).toISOString(), receivedAt: new Date(m.receivedAt).toISOString()
+        }))
+      }),
+      outbox: (limit: number) => ({ messages: this.store.listOutbox(limit).map(outRow) }),
+      call: async (b: CallBody) => await this.messaging.request(normalizeTwinId(b.to), b.verb, b.payload ?? null, b.timeoutMs === undefined ? {} : { timeoutMs: b.timeoutMs })
+    }
+  }
+}
+
+/** Raises a clear error for options that cannot work together. */
+export function checkStartOptions (o: StartOptions): void {
+  if (o.apiPort !== undefined && (!Number.isInteger(o.apiPort) || o.apiPort < 0 || o.apiPort > 65535)) {
+    throw new TwinError('OPTION_INVALID', `--api-port must be a port number, got ${o.apiPort}`)
+  }
+}
