@@ -488,6 +488,11 @@ export class Messaging extends EventEmitter {
     this.inflight.delete(key)
   }
 
+  /** Retries every queued message now, e.g. when a relay is reachable again. */
+  wakeAll (): void {
+    if (this.store.wakeAll(this.timing.now()) > 0) this.kick()
+  }
+
   /** Wakes the outbox loop now. */
   kick (): void {
     if (!this.started) return

@@ -70,6 +70,7 @@ export class MessageStore {
       delivered: db.prepare('UPDATE msg_outbox SET status = \'delivered\', error = NULL, updated = ? WHERE id = ? AND to_id = ? AND status IN (\'queued\', \'relayed\')'),
       attempt: db.prepare('UPDATE msg_outbox SET attempts = attempts + 1, next_attempt = ?, status = ?, error = ?, updated = ? WHERE id = ? AND status IN (\'queued\', \'relayed\')'),
       expire: db.prepare('UPDATE msg_outbox SET status = \'expired\', updated = ? WHERE status IN (\'queued\', \'relayed\') AND expires <= ?'),
+      wakeAll: db.prepare('UPDATE msg_outbox SET next_attempt = ? WHERE status = \'queued\' AND next_attempt > ?'),
       wake: db.prepare('UPDATE msg_outbox SET next_attempt = ? WHERE to_id = ? AND status IN (\'queued\', \'relayed\') AND next_attempt > ?'),
       listOut: db.prepare('SELECT * FROM msg_outbox ORDER BY created DESC, seq DESC LIMIT ?'),
       getOut: db.prepare('SELECT * FROM msg_outbox WHERE id = ?'),
@@ -125,6 +126,11 @@ export class MessageStore {
   /** Makes a recipient's pending messages due now (it just came online). */
   wake (to: string, now = Date.now()): number {
     return this.s.wake.run(now, to, now).changes
+  }
+
+  /** Makes every queued message due now (a relay came back). */
+  wakeAll (now = Date.now()): number {
+    return this.s.wakeAll.run(now, now).changes
   }
 
   listOutbox (limit = 100): OutboxRow[] {

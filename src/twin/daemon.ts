@@ -107,7 +107,10 @@ export class TwinDaemon {
     // Publish the record (new addresses) and subscribe to the relays' mailboxes.
     const record = this.publishRecord()
     for (const address of this.ownRelays) {
-      this.relayClient(address).subscribe(record, async envs => await this.messaging.receiveFromMailbox(envs), up => { this.relayUp.set(address, up) })
+      this.relayClient(address).subscribe(record, async envs => await this.messaging.receiveFromMailbox(envs), up => {
+        this.relayUp.set(address, up)
+        if (up) this.messaging.wakeAll() // messages that waited for a relay can go now
+      })
     }
     this.node.addEventListener('self:peer:update', this.onAddressChange)
     this.cleanups.push(() => { this.node.removeEventListener('self:peer:update', this.onAddressChange) })

@@ -1,0 +1,98 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { join } from 'node:path'
+import { TWIN } from './helpers.js'
+
+/** A long-running `bin/twin` process (start, relay) whose first stdout line is its ready JSON. */
+export class Proc {
+  readonly child: ChildProcess
+  stdout = ''
+  stderr = ''
+  readonly exited: Promise<number | null>
+  private readonly readyLine: Promise<any>
+
+  constructor (args: string[], env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [TWIN, ...args, '--json'], {
+      env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => { this.stdout += d })
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d })
+    this.exited = new Promise(resolve => { this.child.on('exit', code => { resolve(code) }) })
+    this.readyLine = new Promise((resolve, reject) => {
+      const timer = setTimeout(() => { reject(new Error(`not ready after 30 s: ${args.join(' ')}\n${this.stderr}`)) }, 30_000)
+      const check = (): void => {
+        const nl = this.stdout.indexOf('\n')
+        if (nl === -1) return
+        clearTimeout(timer)
+        try { resolve(JSON.parse(this.stdout.slice(0, nl))) } catch (err) { reject(err as Error) }
+      }
+      this.child.stdout!.on('data', check)
+      void this.exited.then(code => { clearTimeout(timer); reject(new Error(`exited ${code} before ready: ${this.stderr}`)) })
+    })
+  }
+
+  async ready (): Promise<any> {
+    return await this.readyLine
+  }
+
+  /** Sends a signal and waits for the process to end. */
+  async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
+    return await this.exited
+  }
+}
+
+/** Tracks processes so that every test file stops what it started. */
+export class Procs {
+  private readonly all: Proc[] = []
+  spawn (args: string[], env?: Record<string, string>): Proc {
+    const p = new Proc(args, env)
+    this.all.push(p)
+    return p
+  }
+
+  async stopAll (): Promise<void> {
+    await Promise.all(this.all.map(async p => await p.stop('SIGKILL')))
+  }
+}
+
+/** Calls a running twin's HTTP API with the token from its home, as the CLI does. */
+export async function api (home: string, method: 'GET' | 'POST', path: string, body?: unknown): Promise<any> {
+  const file = JSON.parse(readFileSync(join(home, 'api.json'), 'utf8'))
+  const res = await fetch(file.url + path, {
+    method,
+    headers: { authorization: `Bearer ${file.token}`, 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) })
+  })
+  const json = await res.json()
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`)
+  return json
+}
+
+/** Polls until `fn` returns a truthy value, or fails with the last value after `timeoutMs`. */
+export async function waitFor<T> (fn: () => Promise<T> | T, timeoutMs: number, what: string, intervalMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs
+  let last: T | undefined
+  while (Date.now() < deadline) {
+    try {
+      last = await fn()
+      if (last) return last
+    } catch { /* not yet */ }
+    await new Promise(resolve => setTimeout(resolve, intervalMs))
+  }
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what} (last: ${JSON.stringify(last)?.slice(0, 300)})`)
+}
+
+/** A TCP port that was free a moment ago, for a process that must restart on the same address. */
+export async function freePort (): Promise<number> {
+  return await new Promise((resolve, reject) => {
+    const srv = createServer()
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port
+      srv.close(() => { resolve(port) })
+    })
+    srv.on('error', reject)
+  })
+}
