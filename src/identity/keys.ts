@@ -62,9 +62,25 @@ export function ed25519PrivateKey (seed: Uint8Array): KeyObject {
   return createPrivateKey({ key: Buffer.from(concatBytes(ED25519_PKCS8, seed)), format: 'der', type: 'pkcs8' })
 }
 
+// Importing a public key costs more than verifying a signature with it (about 85 us), and a twin
+// sees the same few peers' keys again and again: keep the imported objects, bounded.
+const publicKeyObjects = new Map<string, KeyObject>()
+const MAX_CACHED_KEYS = 4096
+
+function cachedPublicKey (prefix: Uint8Array, publicKey: Uint8Array): KeyObject {
+  const id = Buffer.from(prefix.subarray(8, 9)).toString('hex') + Buffer.from(publicKey).toString('hex')
+  let key = publicKeyObjects.get(id)
+  if (key === undefined) {
+    key = createPublicKey({ key: Buffer.from(concatBytes(prefix, publicKey)), format: 'der', type: 'spki' })
+    if (publicKeyObjects.size >= MAX_CACHED_KEYS) publicKeyObjects.delete(publicKeyObjects.keys().next().value as string)
+    publicKeyObjects.set(id, key)
+  }
+  return key
+}
+
 export function ed25519PublicKeyObject (publicKey: Uint8Array): KeyObject {
   assertBytes(publicKey, 32, 'Ed25519 public key')
-  return createPublicKey({ key: Buffer.from(concatBytes(ED25519_SPKI, publicKey)), format: 'der', type: 'spki' })
+  return cachedPublicKey(ED25519_SPKI, publicKey)
 }
 
 export function x25519PrivateKey (secret: Uint8Array): KeyObject {
@@ -74,7 +90,7 @@ export function x25519PrivateKey (secret: Uint8Array): KeyObject {
 
 export function x25519PublicKeyObject (publicKey: Uint8Array): KeyObject {
   assertBytes(publicKey, 32, 'X25519 public key')
-  return createPublicKey({ key: Buffer.from(concatBytes(X25519_SPKI, publicKey)), format: 'der', type: 'spki' })
+  return cachedPublicKey(X25519_SPKI, publicKey)
 }
 
 function rawPublic (key: KeyObject): Uint8Array {
@@ -113,10 +129,17 @@ export function ed25519Verify (publicKey: Uint8Array, message: Uint8Array, signa
   }
 }
 
-/** X25519 shared secret (RFC 7748); throws on an all-zero result (a low-order public key). */
-export function x25519 (secret: Uint8Array | KeyObject, publicKey: Uint8Array): Uint8Array {
+/**
+ * X25519 shared secret (RFC 7748); throws on an all-zero result (a low-order public key).
+ * `ephemeral` marks a public key seen once (a sealed message's), which is not worth caching.
+ */
+export function x25519 (secret: Uint8Array | KeyObject, publicKey: Uint8Array, options: { ephemeral?: boolean } = {}): Uint8Array {
   const privateKey = secret instanceof Uint8Array ? x25519PrivateKey(secret) : secret
-  const shared = new Uint8Array(diffieHellman({ privateKey, publicKey: x25519PublicKeyObject(publicKey) }))
+  assertBytes(publicKey, 32, 'X25519 public key')
+  const pub = options.ephemeral === true
+    ? createPublicKey({ key: Buffer.from(concatBytes(X25519_SPKI, publicKey)), format: 'der', type: 'spki' })
+    : x25519PublicKeyObject(publicKey)
+  const shared = new Uint8Array(diffieHellman({ privateKey, publicKey: pub }))
   if (shared.every(b => b === 0)) throw new RangeError('X25519 produced an all-zero shared secret (low-order public key)')
   return shared
 }

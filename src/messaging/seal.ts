@@ -38,7 +38,7 @@ export function open (recipientSecret: KeyObject, recipientPublic: Uint8Array, h
   const ephPublic = sealed.subarray(0, 32)
   let key: Uint8Array
   try {
-    key = sealKey(x25519(recipientSecret, ephPublic), ephPublic, recipientPublic)
+    key = sealKey(x25519(recipientSecret, ephPublic, { ephemeral: true }), ephPublic, recipientPublic)
   } catch {
     return undefined
   }

@@ -123,7 +123,7 @@ describe('reliability', () => {
 
   it('loses and duplicates nothing when the relay is killed and restarted mid-stream, between twins that cannot reach each other directly', async () => {
     const port = await freePort()
-    let relay = await startRelay('relay-2', port)
+    const relay = await startRelay('relay-2', port)
     const alice = await newTwin('alice-2')
     const bob = await newTwin('bob-2')
     // Each twin publishes a direct address nobody can dial, as behind a NAT: only the relay connects them.
@@ -136,7 +136,7 @@ describe('reliability', () => {
     await send(bob.home, alice.id, 'b0')
     expect(await relay.proc.stop('SIGKILL')).toBe(null)
     for (let i = 50; i < 100; i++) await send(alice.home, bob.id, `a${i}`)
-    relay = await startRelay('relay-2', port)
+    await startRelay('relay-2', port)
     for (let i = 100; i < 150; i++) await send(alice.home, bob.id, `a${i}`)
     await send(bob.home, alice.id, 'b1')
     const got = await waitFor(async () => { const m = await inboxOf(bob.home); return m.length >= 150 ? m : undefined }, 90_000, '150 messages at bob')

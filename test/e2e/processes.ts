@@ -72,13 +72,13 @@ export async function api (home: string, method: 'GET' | 'POST', path: string, b
 }
 
 /** Polls until `fn` returns a truthy value, or fails with the last value after `timeoutMs`. */
-export async function waitFor<T> (fn: () => Promise<T> | T, timeoutMs: number, what: string, intervalMs = 200): Promise<T> {
+export async function waitFor<T> (fn: () => Promise<T> | T, timeoutMs: number, what: string, intervalMs = 200): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs
   let last: T | undefined
   while (Date.now() < deadline) {
     try {
       last = await fn()
-      if (last) return last
+      if (last) return last as NonNullable<T>
     } catch { /* not yet */ }
     await new Promise(resolve => setTimeout(resolve, intervalMs))
   }
