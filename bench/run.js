@@ -1,6 +1,7 @@
 // Runs the benchmarks: `npm run bench` runs all, `npm run bench -- identity` one of them.
 const BENCHES = {
   identity: () => import('./identity.js'),
+  envelope: () => import('./envelope.js'),
   messaging: () => import('./messaging.js')
 }
 
