@@ -75,6 +75,7 @@ describe('a relay and two running twins', () => {
 
   it('refuses a second start on the same home', async () => {
     const second = procs.spawn(['start', '--home', alice.home, '--listen', '/ip4/127.0.0.1/tcp/0'])
+    second.expectedExit = true
     // With --json a failure is one JSON line too: { error, code }.
     expect(await second.ready()).toMatchObject({ code: 'ALREADY_RUNNING', error: expect.stringMatching(/already running \(process \d+\)/) })
     expect(await second.exited).toBe(1)

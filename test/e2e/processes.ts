@@ -37,8 +37,11 @@ export class Proc {
     return await this.readyLine
   }
 
+  expectedExit = false
+
   /** Sends a signal and waits for the process to end. */
   async stop (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
+    this.expectedExit = true
     if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal)
     return await this.exited
   }
@@ -54,7 +57,13 @@ export class Procs {
   }
 
   async stopAll (): Promise<void> {
-    await Promise.all(this.all.map(async p => await p.stop('SIGKILL')))
+    // A process that died on its own is a bug to see: show what it said.
+    for (const p of this.all) {
+      if (p.child.exitCode !== null && p.child.exitCode !== 0 && !p.expectedExit && p.stderr !== '') {
+        console.error(`process exited ${p.child.exitCode}: ${p.child.spawnargs.slice(2).join(' ')}\n${p.stderr}`)
+      }
+    }
+    await Promise.all(this.all.map(async p => { p.expectedExit = true; return await p.stop('SIGKILL') }))
   }
 }
 

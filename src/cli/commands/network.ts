@@ -4,6 +4,20 @@ import { callApi } from '../../api/client.js'
 import { emit } from '../output.js'
 import type { CommonOptions } from './identity.js'
 
+/**
+ * A daemon keeps running when a library throws from a callback it does not await (a stream
+ * closed under it, a peer gone): the error is written to stderr for the operator, and the
+ * twin's own state, kept in SQLite transactions, is not affected.
+ */
+function keepRunningOnStrayErrors (): void {
+  const log = (kind: string) => (err: unknown) => {
+    const e = err as Error
+    process.stderr.write(`twin: ${kind} (still running): ${e?.stack ?? String(err)}\n`)
+  }
+  process.on('unhandledRejection', log('unhandled rejection'))
+  process.on('uncaughtException', log('uncaught exception'))
+}
+
 /** Waits for SIGINT or SIGTERM. */
 async function untilSignal (): Promise<string> {
   return await new Promise(resolve => {
@@ -28,6 +42,7 @@ function port (text: string | undefined): number | undefined {
 }
 
 export async function start (opts: CommonOptions & { listen?: string[], announce?: string[], bootstrap?: string[], apiPort?: string }): Promise<void> {
+  keepRunningOnStrayErrors()
   const { TwinDaemon } = await import('../../twin/daemon.js')
   const home = resolveHome(opts.home)
   const daemon = new TwinDaemon(home, {
@@ -47,6 +62,7 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
 }
 
 export async function relay (opts: CommonOptions & { listen?: string[], announce?: string[] }): Promise<void> {
+  keepRunningOnStrayErrors()
   const { Relay } = await import('../../relay/relay.js')
   const home = resolveHome(opts.home)
   const r = new Relay(home, { listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], ...(opts.announce === undefined ? {} : { announce: opts.announce }) })
