@@ -15,26 +15,41 @@ function notRunning (home: string): TwinError {
   return new TwinError('NOT_RUNNING', `the twin in ${home} is not running (start it with \`twin start --home ${home}\`)`)
 }
 
-/** Calls the running twin's API; says plainly when it is not running. */
-export async function callApi (home: string, method: 'GET' | 'POST', path: string, body?: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
+/** Sends a request to the running twin's API and returns the raw response (for streams). */
+export async function fetchApi (home: string, method: 'GET' | 'POST', path: string, body?: unknown, options: { timeoutMs?: number } = {}): Promise<Response> {
   let file: ApiFile
   try {
     file = apiFileSchema.parse(JSON.parse(readFileSync(apiFilePath(home), 'utf8')))
   } catch {
     throw notRunning(home)
   }
-  let res: Response
   try {
-    res = await fetch(file.url + path, {
+    return await fetch(file.url + path, {
       method,
       headers: { authorization: `Bearer ${file.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(options.timeoutMs ?? 60_000)
+      ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) })
     })
   } catch (err) {
     if ((err as Error).name === 'TimeoutError') throw new TwinError('TIMEOUT', 'the twin did not answer in time')
     throw notRunning(home)
   }
+}
+
+/** Turns an error response of the API into a TwinError. */
+export async function apiError (res: Response): Promise<TwinError> {
+  const text = await res.text()
+  try {
+    const e = JSON.parse(text) as { error?: string, code?: string }
+    return new TwinError(e.code ?? 'API_ERROR', e.error ?? `HTTP ${res.status}`)
+  } catch {
+    return new TwinError('API_ERROR', `the twin answered HTTP ${res.status}`)
+  }
+}
+
+/** Calls the running twin's API; says plainly when it is not running. */
+export async function callApi (home: string, method: 'GET' | 'POST', path: string, body?: unknown, options: { timeoutMs?: number } = {}): Promise<unknown> {
+  const res = await fetchApi(home, method, path, body, { timeoutMs: options.timeoutMs ?? 600_000 })
   const text = await res.text()
   let json: unknown
   try {

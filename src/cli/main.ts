@@ -1,5 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { reportError } from './output.js'
+import { TwinError } from '../errors.js'
 
 const VERSION = '0.1.0'
 
@@ -14,6 +15,7 @@ function common (cmd: Command): Command {
 const identity = async () => await import('./commands/identity.js')
 const demo = async () => await import('./commands/demo.js')
 const network = async () => await import('./commands/network.js')
+const vault = async () => await import('./commands/vault.js')
 const collect = (value: string, previous: string[] | undefined): string[] => [...(previous ?? []), value]
 
 export function buildProgram (): Command {
@@ -59,12 +61,17 @@ export function buildProgram (): Command {
     .action(async (file, opts) => { await (await identity()).sign(file, opts) })
 
   common(program.command('verify'))
-    .description('check a signature made by `twin sign`; exits 0 only if it is valid. Needs no twin of your own.')
-    .argument('<file>', 'the signed file (- for stdin)')
-    .argument('<signature>', 'the signature text, or a file holding it')
+    .description('with FILE and SIGNATURE: check a signature made by `twin sign` (needs no twin of your own). ' +
+      'Without arguments: audit every shard of the running twin\'s vault now and report')
+    .argument('[file]', 'the signed file (- for stdin)')
+    .argument('[signature]', 'the signature text, or a file holding it')
     .option('--kel <file>', 'a newer key event log of the signer, to learn of later rotations')
     .option('--signer <id>', 'also require that this twin made the signature')
-    .action(async (file, sig, opts) => { await (await identity()).verify(file, sig, opts) })
+    .action(async (file, sig, opts) => {
+      if (file === undefined) { await (await vault()).verifyVault(opts); return }
+      if (sig === undefined) throw new TwinError('USAGE', 'give both FILE and SIGNATURE to check a signature, or nothing to audit the vault')
+      await (await identity()).verify(file, sig, opts)
+    })
 
   common(program.command('start'))
     .description('run the twin: its network node, delivery of messages and its local HTTP API, until Ctrl-C')
@@ -108,6 +115,69 @@ export function buildProgram (): Command {
   common(program.command('status'))
     .description('show the running twin\'s id, peer id, addresses, relays, connections and queues')
     .action(async (opts) => { await (await network()).status(opts) })
+
+  common(program.command('put'))
+    .description('store a file (or a folder, recursively) in the vault: encrypted, erasure-coded, spread over the storage peers')
+    .argument('<path>', 'the file or folder on this machine')
+    .option('--as <vault-path>', 'where to store it in the vault (default /<name>)')
+    .action(async (path, opts) => { await (await vault()).put(path, opts) })
+
+  common(program.command('get'))
+    .description('read a file from the vault')
+    .argument('<vault-path>', 'e.g. /photos/2026/a.jpg')
+    .option('-o, --output <file>', 'where to write it (- for stdout; default: the file name)')
+    .option('--version <n>', 'an earlier version (see `twin versions`)')
+    .action(async (path, opts) => { await (await vault()).get(path, opts) })
+
+  common(program.command('ls'))
+    .description('list the files in the vault, under a folder')
+    .argument('[vault-path]', 'a folder (default /)')
+    .action(async (path, opts) => { await (await vault()).ls(path, opts) })
+
+  common(program.command('rm'))
+    .description('delete a file from the vault (its earlier versions stay readable until pruned)')
+    .argument('<vault-path>')
+    .action(async (path, opts) => { await (await vault()).rm(path, opts) })
+
+  common(program.command('mv'))
+    .description('move a file in the vault')
+    .argument('<from>')
+    .argument('<to>')
+    .action(async (from, to, opts) => { await (await vault()).mv(from, to, opts) })
+
+  common(program.command('versions'))
+    .description('list the versions of a file')
+    .argument('<vault-path>')
+    .action(async (path, opts) => { await (await vault()).versions(path, opts) })
+
+  common(program.command('repair'))
+    .description('rebuild every missing or corrupt shard now (it also runs in the background)')
+    .action(async (opts) => { await (await vault()).repair(opts) })
+
+  const storage = program.command('storage').description('the vault\'s storage peers')
+  common(storage.command('add'))
+    .description('use a storage node (its multiaddr, ending in /p2p/<peer id>)')
+    .argument('<multiaddr>')
+    .action(async (address, opts) => { await (await vault()).storageAdd(address, opts) })
+  common(storage.command('remove'))
+    .description('stop using a storage peer; `twin repair` moves its shards elsewhere')
+    .argument('<peer-id>')
+    .action(async (id, opts) => { await (await vault()).storageRemove(id, opts) })
+  common(storage.command('ls'))
+    .description('list the storage peers')
+    .action(async (opts) => { await (await vault()).storageLs(opts) })
+  common(storage.command('status'))
+    .description('peers, per-file health and the estimated durability of the vault')
+    .action(async (opts) => { await (await vault()).storageStatus(opts) })
+
+  common(program.command('storage-node'))
+    .description('run a storage node: keeps encrypted shards for the twins that use it, each under its quota')
+    .option('--dir <dir>', 'where to keep shards (default <home>/shards)')
+    .option('--quota <size>', 'per twin, e.g. 10GiB (default 10GiB)')
+    .option('--listen <multiaddr>', 'where to listen (repeatable; default /ip4/0.0.0.0/tcp/0)', collect)
+    .option('--announce <multiaddr>', 'address to publish instead (repeatable)', collect)
+    .option('--bootstrap <multiaddr>', 'a relay to stay connected to (repeatable)', collect)
+    .action(async (opts) => { await (await vault()).storageNode(opts) })
 
   common(program.command('demo'))
     .description('show what a twin does, step by step, in a temporary folder')

@@ -93,6 +93,59 @@ export const MIGRATIONS: Migration[] = [
         updated INTEGER NOT NULL
       ) STRICT;
     `
+  },
+  {
+    name: 'vault: file versions, chunks, shards, storage peers, pending uploads, settings',
+    sql: `
+      CREATE TABLE vault_files (
+        path TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        size INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        modified INTEGER NOT NULL,
+        deleted INTEGER NOT NULL DEFAULT 0,
+        chunks BLOB NOT NULL,
+        PRIMARY KEY (path, version)
+      ) STRICT;
+      CREATE TABLE vault_chunks (
+        id BLOB PRIMARY KEY,
+        size INTEGER NOT NULL,
+        enc_size INTEGER NOT NULL,
+        k INTEGER NOT NULL,
+        m INTEGER NOT NULL,
+        shard_size INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE vault_shards (
+        chunk BLOB NOT NULL,
+        idx INTEGER NOT NULL,
+        addr BLOB NOT NULL,
+        peer TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'ok',
+        checked INTEGER,
+        PRIMARY KEY (chunk, idx)
+      ) STRICT;
+      CREATE INDEX vault_shards_peer ON vault_shards (peer);
+      CREATE INDEX vault_shards_addr ON vault_shards (addr);
+      CREATE TABLE vault_peers (
+        id TEXT PRIMARY KEY,
+        address TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        added INTEGER NOT NULL,
+        removed INTEGER,
+        checks INTEGER NOT NULL DEFAULT 0,
+        failures INTEGER NOT NULL DEFAULT 0,
+        last_seen INTEGER
+      ) STRICT;
+      CREATE TABLE vault_pending (
+        addr BLOB NOT NULL,
+        peer TEXT NOT NULL,
+        started INTEGER NOT NULL,
+        PRIMARY KEY (addr, peer)
+      ) STRICT;
+      CREATE TABLE vault_settings (
+        key TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+      ) STRICT;
+    `
   }
 ]
-

@@ -24,6 +24,8 @@ export interface GenerationSecrets {
   signing: Uint8Array
   /** X25519 private key (32 bytes, RFC 7748). */
   encryption: Uint8Array
+  /** The vault key ("twin/v1/vault"): the same for every generation; absent in key files from before the vault. */
+  vault?: Uint8Array
 }
 
 /** The public half of a key generation, as it appears in the key event log. */
@@ -43,7 +45,8 @@ export function deriveGeneration (seed: Uint8Array, index: number): GenerationSe
   return {
     index,
     signing: hkdf(seed, `twin/v1/signing/${index}`),
-    encryption: hkdf(seed, `twin/v1/encryption/${index}`)
+    encryption: hkdf(seed, `twin/v1/encryption/${index}`),
+    vault: hkdf(seed, 'twin/v1/vault')
   }
 }
 

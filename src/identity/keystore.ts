@@ -14,7 +14,8 @@ const plainSchema = z.strictObject({
   id: z.string().max(100),
   generation: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   signing: b64,
-  encryption: b64
+  encryption: b64,
+  vault: b64.optional()
 })
 const encryptedSchema = z.strictObject({
   format: z.literal('twin-keys/1'),
@@ -40,14 +41,19 @@ const keyFileSchema = z.union([plainSchema, encryptedSchema])
 export function formatKeyFile (id: string, secrets: GenerationSecrets, passphrase?: string): string {
   const header = { format: 'twin-keys/1' as const, id, generation: secrets.index }
   if (passphrase === undefined || passphrase === '') {
-    return JSON.stringify({ ...header, signing: toBase64url(secrets.signing), encryption: toBase64url(secrets.encryption) }, null, 2) + '\n'
+    return JSON.stringify({
+      ...header,
+      signing: toBase64url(secrets.signing),
+      encryption: toBase64url(secrets.encryption),
+      ...(secrets.vault === undefined ? {} : { vault: toBase64url(secrets.vault) })
+    }, null, 2) + '\n'
   }
   const salt = new Uint8Array(randomBytes(16))
   const nonce = new Uint8Array(randomBytes(12))
   const key = passphraseKey(passphrase, salt, SCRYPT)
   const cipher = createCipheriv('aes-256-gcm', key, nonce)
   cipher.setAAD(aad(id, secrets.index))
-  const plain = Buffer.concat([secrets.signing, secrets.encryption])
+  const plain = Buffer.concat([secrets.signing, secrets.encryption, ...(secrets.vault === undefined ? [] : [secrets.vault])])
   const ciphertext = Buffer.concat([cipher.update(plain), cipher.final(), cipher.getAuthTag()])
   plain.fill(0)
   key.fill(0)
@@ -89,27 +95,38 @@ export function parseKeyFile (text: string, state: KelState, passphrase?: string
     const e = f.encrypted
     const key = passphraseKey(passphrase, fromBase64url(e.salt, 'salt'), e)
     const data = fromBase64url(e.ciphertext, 'ciphertext')
-    if (data.length !== 64 + 16) throw new KeyFileError('KEYFILE_INVALID', 'the key file is damaged (wrong length)')
+    if (data.length !== 64 + 16 && data.length !== 96 + 16) throw new KeyFileError('KEYFILE_INVALID', 'the key file is damaged (wrong length)')
+    const body = data.length - 16
     const decipher = createDecipheriv('aes-256-gcm', key, fromBase64url(e.nonce, 'nonce'))
     decipher.setAAD(aad(f.id, f.generation))
-    decipher.setAuthTag(data.subarray(64))
+    decipher.setAuthTag(data.subarray(body))
     let plain: Buffer
     try {
-      plain = Buffer.concat([decipher.update(data.subarray(0, 64)), decipher.final()])
+      plain = Buffer.concat([decipher.update(data.subarray(0, body)), decipher.final()])
     } catch {
       throw new KeyFileError('KEYFILE_LOCKED', 'wrong passphrase, or the key file was altered')
     } finally {
       key.fill(0)
     }
-    secrets = { index: f.generation, signing: new Uint8Array(plain.subarray(0, 32)), encryption: new Uint8Array(plain.subarray(32)) }
+    secrets = {
+      index: f.generation,
+      signing: new Uint8Array(plain.subarray(0, 32)),
+      encryption: new Uint8Array(plain.subarray(32, 64)),
+      ...(plain.length === 96 ? { vault: new Uint8Array(plain.subarray(64)) } : {})
+    }
     plain.fill(0)
   } else {
     try {
-      secrets = { index: f.generation, signing: fromBase64url(f.signing, 'signing key'), encryption: fromBase64url(f.encryption, 'encryption key') }
+      secrets = {
+        index: f.generation,
+        signing: fromBase64url(f.signing, 'signing key'),
+        encryption: fromBase64url(f.encryption, 'encryption key'),
+        ...(f.vault === undefined ? {} : { vault: fromBase64url(f.vault, 'vault key') })
+      }
     } catch {
       throw new KeyFileError('KEYFILE_INVALID', 'the key file is damaged (bad key encoding)')
     }
-    if (secrets.signing.length !== 32 || secrets.encryption.length !== 32) {
+    if (secrets.signing.length !== 32 || secrets.encryption.length !== 32 || (secrets.vault !== undefined && secrets.vault.length !== 32)) {
       throw new KeyFileError('KEYFILE_INVALID', 'the key file is damaged (wrong key length)')
     }
   }

@@ -15,8 +15,8 @@ export class FrameStream {
   private writing: Promise<void> = Promise.resolve()
   closed = false
 
-  constructor (readonly stream: Stream) {
-    this.lp = lpStream(stream, { maxDataLength: MAX_FRAME_BYTES })
+  constructor (readonly stream: Stream, maxFrameBytes = MAX_FRAME_BYTES) {
+    this.lp = lpStream(stream, { maxDataLength: maxFrameBytes, maxBufferSize: maxFrameBytes + 1024 })
     stream.addEventListener('close', () => { this.closed = true }, { once: true })
   }
 

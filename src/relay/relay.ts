@@ -1,17 +1,12 @@
-import { randomBytes } from 'node:crypto'
-import { mkdirSync, readFileSync, statSync } from 'node:fs'
+import { mkdirSync, statSync } from 'node:fs'
 import { join } from 'node:path'
-import { z } from 'zod'
 import { openDb, type Db } from '../db/index.js'
 import { TwinError } from '../errors.js'
 import { createRelayNode, peerKeyFromSeed, stopNode, type TwinLibp2p } from '../net/node.js'
-import { fromBase64url, toBase64url } from '../wire/index.js'
 import { acquireLock } from '../twin/lock.js'
-import { writeFileAtomic } from '../twin/home.js'
+import { loadOrCreatePeerSeed } from '../net/peer-key-file.js'
 import { MailboxService } from './service.js'
 import { RelayStore, type MailboxLimits, DEFAULT_MAILBOX_LIMITS } from './store.js'
-
-const keyFileSchema = z.strictObject({ format: z.literal('twin-relay-key/1'), seed: z.string().max(100) })
 
 /**
  * A relay: a directly reachable libp2p node that is a DHT server, a circuit relay (v2) and a
@@ -32,7 +27,7 @@ export class Relay {
       mkdirSync(this.home, { recursive: true, mode: 0o700 })
       if (!statSync(this.home).isDirectory()) throw new TwinError('HOME_INVALID', `${this.home} is not a folder`)
       this.cleanups.push(acquireLock(this.home, 'relay'))
-      const seed = this.loadOrCreateKey()
+      const seed = loadOrCreatePeerSeed(this.home, 'relay-key.json', 'twin-relay-key/1')
       const dbPath = join(this.home, 'relay.db')
       this.db = openDb(dbPath, { create: true })
       this.cleanups.push(() => { this.db.close() })
@@ -62,25 +57,5 @@ export class Relay {
 
   waiting (): number {
     return this.mailbox.waiting()
-  }
-
-  private loadOrCreateKey (): Uint8Array {
-    const path = join(this.home, 'relay-key.json')
-    let text: string | undefined
-    try {
-      text = readFileSync(path, 'utf8')
-    } catch { /* a new relay */ }
-    if (text === undefined) {
-      const seed = new Uint8Array(randomBytes(32))
-      writeFileAtomic(path, JSON.stringify({ format: 'twin-relay-key/1', seed: toBase64url(seed) }) + '\n')
-      return seed
-    }
-    try {
-      const seed = fromBase64url(keyFileSchema.parse(JSON.parse(text)).seed, 'relay key')
-      if (seed.length !== 32) throw new Error('length')
-      return seed
-    } catch {
-      throw new TwinError('KEYFILE_INVALID', `the relay key file ${path} is damaged`)
-    }
   }
 }

@@ -15,10 +15,14 @@ import { Messaging, type Timing } from '../messaging/service.js'
 import { MessageStore, type OutboxRow } from '../messaging/store.js'
 import { RelayClient } from '../relay/client.js'
 import { createApi, listenApi } from '../api/server.js'
+import { mountVaultApi } from '../api/vault-routes.js'
 import { apiFilePath } from '../api/client.js'
 import type { CallBody, SendBody } from '../api/schemas.js'
 import { toHex } from '../wire/index.js'
 import { openIdentity, unlockKeys, type TwinIdentity } from './identity.js'
+import { VaultService } from './vault-service.js'
+import { signWithContext, verifyWithContext } from '../identity/index.js'
+import { ROOT_CONTEXT } from '../storage/service.js'
 import { acquireLock } from './lock.js'
 import { writeFileAtomic } from './home.js'
 
@@ -46,6 +50,7 @@ export class TwinDaemon {
   identity!: TwinIdentity
   node!: TwinLibp2p
   messaging!: Messaging
+  vault!: VaultService
   apiUrl = ''
   private db!: Db
   private store!: MessageStore
@@ -104,6 +109,17 @@ export class TwinDaemon {
     await this.messaging.start()
     this.cleanups.push(async () => { await this.messaging.stop() })
 
+    // The vault: local folders until storage nodes are added.
+    if (this.secrets.vault === undefined) {
+      throw new TwinError('VAULT_KEY_MISSING', 'this twin\'s key file has no vault key (it was made before the vault existed): run `twin rotate --phrase-file FILE` once to add it')
+    }
+    this.vault = new VaultService(this.db, this.secrets.vault, this.home, this.node, () => this.publishRecord(), {
+      id: this.identity.state.id,
+      sign: payload => signWithContext(this.secrets.signing, ROOT_CONTEXT, payload),
+      verify: (payload, sig) => verifyWithContext(this.identity.state.keys.signing, ROOT_CONTEXT, payload, sig)
+    })
+    this.cleanups.push(async () => { await this.vault.stop() })
+
     // Publish the record (new addresses) and subscribe to the relays' mailboxes.
     const record = this.publishRecord()
     for (const address of this.ownRelays) {
@@ -118,10 +134,13 @@ export class TwinDaemon {
     void this.resolver.publish(this.identity.state.id, this.publishRecord())
     this.publishTimer = setInterval(() => { void this.resolver.publish(this.identity.state.id, this.publishRecord()) }, PUBLISH_EVERY_MS)
     this.publishTimer.unref()
+    await this.vault.start()
 
     // The local API, and where to find it.
     const token = randomBytes(32).toString('base64url')
-    const api = await listenApi(createApi(this.backend(), token), this.options.apiPort ?? 0)
+    const app = createApi(this.backend(), token)
+    mountVaultApi(app, this.vault, () => this.onStorageChange())
+    const api = await listenApi(app, this.options.apiPort ?? 0)
     this.cleanups.push(async () => { await api.close() })
     this.apiUrl = `http://127.0.0.1:${api.port}`
     const apiFile = apiFilePath(this.home)
@@ -139,6 +158,13 @@ export class TwinDaemon {
       try { await cleanup() } catch { /* keep stopping the rest */ }
     }
     this.cleanups = []
+  }
+
+  /** Storage peers changed: publish them in the document, so a restore finds them. */
+  private onStorageChange (): void {
+    const record = this.publishRecord()
+    for (const a of this.ownRelays) this.relayClient(a).updateRecord(record)
+    void this.resolver.publish(this.identity.state.id, record)
   }
 
   /** Relays from --bootstrap (remembered), else those remembered from an earlier start. */
@@ -192,8 +218,10 @@ export class TwinDaemon {
   /** Signs a new document with the current addresses when they changed, stores it, returns the record. */
   private publishRecord (): Uint8Array {
     const d = this.identity.document.d
-    const fields = { peer: this.node.peerId.toString(), addrs: this.addresses(), relays: this.ownRelays }
-    const same = d.peer === fields.peer && JSON.stringify(d.addrs) === JSON.stringify(fields.addrs) && JSON.stringify(d.relays) === JSON.stringify(fields.relays)
+    const storage = this.vault?.nodeAddresses() ?? []
+    const fields = { peer: this.node.peerId.toString(), addrs: this.addresses(), relays: this.ownRelays, storage }
+    const same = d.peer === fields.peer && JSON.stringify(d.addrs) === JSON.stringify(fields.addrs) &&
+      JSON.stringify(d.relays) === JSON.stringify(fields.relays) && JSON.stringify(d.storage ?? []) === JSON.stringify(storage)
     if (!same) {
       const document = createDocument(this.identity.state, this.secrets.signing, { ...d, ...fields, name: this.identity.name }, d.seq)
       new IdentityStore(this.db).save(this.identity.events, document)

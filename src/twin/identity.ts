@@ -37,7 +37,7 @@ export function initTwin (home: string, options: { name?: string, passphrase?: s
   const paths = prepareNewHome(home)
   const phrase = options.phrase ?? generatePhrase()
   const made = createIdentity(phrase)
-  const identity = writeNewTwin(paths, made, name, options.passphrase)
+  const identity = writeNewTwin(paths, made, { name }, options.passphrase)
   return { identity, phrase }
 }
 
@@ -50,12 +50,14 @@ export function restoreTwin (home: string, phrase: string, options: { kelText?: 
   const made = restoreIdentity(phrase, exported?.events)
   const name = validateName(options.name ?? exported?.document?.d.name ?? '')
   const paths = prepareNewHome(home)
-  const identity = writeNewTwin(paths, made, name, options.passphrase, exported?.document?.d.seq)
+  // Keep what the last document said (relays, storage nodes): the restored twin republishes it.
+  const identity = writeNewTwin(paths, made, { ...(exported?.document?.d ?? {}), name }, options.passphrase, exported?.document?.d.seq)
   return { identity, fromLog: exported !== undefined }
 }
 
-function writeNewTwin (paths: HomePaths, made: NewIdentity, name: string, passphrase?: string, previousDocSeq?: number): TwinIdentity {
-  const document = createDocument(made.state, made.current.signing, { name }, previousDocSeq)
+function writeNewTwin (paths: HomePaths, made: NewIdentity, fields: { name: string, [extra: string]: unknown }, passphrase?: string, previousDocSeq?: number): TwinIdentity {
+  const name = fields.name
+  const document = createDocument(made.state, made.current.signing, fields, previousDocSeq)
   writeFileAtomic(paths.keys, formatKeyFile(made.state.id, made.current, passphrase))
   const tmp = paths.db + '.new'
   const db = openDb(tmp, { create: true })

@@ -66,6 +66,7 @@ function buildIdentityVectors (): object {
     description: 'Twin identity known-answer vectors: see docs/PROTOCOL.md',
     phrase: PHRASE,
     seed: toHex(seed),
+    vaultKey: toHex(deriveGeneration(seed, 0).vault as Uint8Array),
     generations,
     id: once.state.id,
     kel: once.events.map(e => toHex(encodeKeyEvent(e))),

@@ -73,14 +73,20 @@ export async function restore (opts: CommonOptions & { phraseFile: string, kel?:
     if (kel === undefined) warn('the twin\'s key event log was not found through the given relays')
   }
   const { identity, fromLog } = restoreTwin(home, phrase, { kelText, kel, name: opts.name, passphrase: passphrase() })
-  if (opts.bootstrap !== undefined && opts.bootstrap.length > 0) rememberRelays(identity.paths.db, opts.bootstrap)
+  // The last published document names the twin's relays and storage nodes: the vault's index
+  // comes back from those nodes when the twin starts.
+  const doc = identity.document.d
+  const relays = opts.bootstrap !== undefined && opts.bootstrap.length > 0 ? opts.bootstrap : stringList(doc.relays)
+  const storage = stringList(doc.storage)
+  rememberNetwork(identity.paths.db, relays, storage)
   if (!fromLog) {
     warn('restored from the phrase alone, at key sequence 0. If this twin has rotated its keys since it was ' +
       'created, those keys were replaced: restore again with --kel FILE (from `twin kel export`) or --bootstrap RELAY to get the current ones.')
   }
-  emit(opts.json, { id: identity.state.id, sequence: identity.state.sequence, name: identity.name, kel: fromLog }, () =>
+  emit(opts.json, { id: identity.state.id, sequence: identity.state.sequence, name: identity.name, kel: fromLog, storage: storage.length }, () =>
     `Restored twin ${identity.state.id}${identity.name === '' ? '' : ` (${identity.name})`} in ${home} at key sequence ${identity.state.sequence}` +
-    (fromLog ? ', checked against its key event log' : ''))
+    (fromLog ? ', checked against its key event log' : '') +
+    (storage.length > 0 ? `\nIts vault is on ${storage.length} storage node${storage.length === 1 ? '' : 's'}: \`twin start\` brings the files back.` : ''))
 }
 
 export function rotate (opts: CommonOptions & { phraseFile: string }): void {
@@ -164,11 +170,22 @@ function knownKel (id: string, opts: CommonOptions & { kel?: string }): SignedKe
   }
 }
 
-/** Remembers the relays a restored twin should use when it starts. */
-function rememberRelays (dbPath: string, relays: string[]): void {
+function stringList (v: unknown): string[] {
+  return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
+}
+
+/** Remembers the relays and storage nodes a restored twin should use when it starts. */
+function rememberNetwork (dbPath: string, relays: string[], storage: string[]): void {
   const db = openDb(dbPath)
   try {
-    db.prepare('INSERT INTO net_settings (key, value) VALUES (\'relays\', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(JSON.stringify(relays))
+    if (relays.length > 0) {
+      db.prepare('INSERT INTO net_settings (key, value) VALUES (\'relays\', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(JSON.stringify(relays))
+    }
+    const add = db.prepare('INSERT OR IGNORE INTO vault_peers (id, address, kind, added) VALUES (?, ?, \'node\', ?)')
+    for (const address of storage) {
+      const id = address.split('/p2p/').pop()
+      if (id !== undefined && id !== '') add.run(id, address, Date.now())
+    }
   } finally {
     db.close()
   }

@@ -9,7 +9,7 @@ import type { CommonOptions } from './identity.js'
  * closed under it, a peer gone): the error is written to stderr for the operator, and the
  * twin's own state, kept in SQLite transactions, is not affected.
  */
-function keepRunningOnStrayErrors (): void {
+export function keepRunningOnStrayErrors (): void {
   const log = (kind: string) => (err: unknown) => {
     const e = err as Error
     process.stderr.write(`twin: ${kind} (still running): ${e?.stack ?? String(err)}\n`)

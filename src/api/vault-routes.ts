@@ -1,0 +1,87 @@
+import { Readable } from 'node:stream'
+import type { Hono, Context } from 'hono'
+import { stream } from 'hono/streaming'
+import { z } from 'zod'
+import { TwinError } from '../errors.js'
+import type { VaultService } from '../twin/vault-service.js'
+import type { FileVersion } from '../vault/store.js'
+import { toHex } from '../wire/index.js'
+
+export const putSchema = z.strictObject({ file: z.string().min(1).max(4096), as: z.string().min(1).max(4096).optional() })
+export const pathSchema = z.strictObject({ path: z.string().max(4096) })
+export const mvSchema = z.strictObject({ from: z.string().max(4096), to: z.string().max(4096) })
+export const addPeerSchema = z.strictObject({ address: z.string().min(1).max(1000) })
+export const removePeerSchema = z.strictObject({ id: z.string().min(1).max(200) })
+
+async function json<T> (c: Context, schema: z.ZodType<T>): Promise<T> {
+  let body: unknown
+  try {
+    body = await c.req.json()
+  } catch {
+    throw new TwinError('BAD_REQUEST', 'the request body is not JSON')
+  }
+  const r = schema.safeParse(body)
+  if (!r.success) throw new TwinError('BAD_REQUEST', `invalid request: ${r.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`)
+  return r.data
+}
+
+export function entry (f: FileVersion): { path: string, size: number, modified: string, version: number, hash: string } {
+  return { path: f.path, size: f.size, modified: new Date(f.modified).toISOString(), version: f.version, hash: toHex(f.hash) }
+}
+
+/**
+ * The vault's routes. `POST /v1/vault/put` answers with newline-delimited JSON: progress lines
+ * `{ "progress": { path, done, total } }` while it works, then `{ "result": ... }` or
+ * `{ "error", "code" }`. `GET /v1/vault/file` answers with the file's bytes.
+ */
+export function mountVaultApi (app: Hono, vault: VaultService, onStorageChange: () => void): void {
+  app.post('/v1/vault/put', async c => {
+    const body = await json(c, putSchema)
+    return stream(c, async s => {
+      let last = 0
+      try {
+        const results = await vault.put(body.file, body.as, p => {
+          const now = Date.now()
+          if (now - last < 100 && p.done !== p.total) return
+          last = now
+          void s.write(JSON.stringify({ progress: p }) + '\n')
+        })
+        await s.write(JSON.stringify({ result: results }) + '\n')
+      } catch (err) {
+        const e = err instanceof TwinError ? { error: err.message, code: err.code } : { error: 'internal error', code: 'INTERNAL' }
+        if (!(err instanceof TwinError)) process.stderr.write(`twin: put failed: ${(err as Error).stack ?? String(err)}\n`)
+        await s.write(JSON.stringify(e) + '\n')
+      }
+    })
+  })
+  app.get('/v1/vault/file', async c => {
+    const q = z.object({ path: z.string().max(4096), version: z.coerce.number().int().min(1).optional() }).safeParse(c.req.query())
+    if (!q.success) throw new TwinError('BAD_REQUEST', 'give ?path= and optionally &version=')
+    const file = vault.vault.file(q.data.path, q.data.version)
+    const iterator = vault.vault.read(file)
+    // Read the first chunk before answering, so a file that cannot be read gets an error status.
+    const first = await iterator.next()
+    async function * rest (): AsyncGenerator<Uint8Array> {
+      if (first.done !== true) yield first.value
+      yield * iterator
+    }
+    const body = Readable.toWeb(Readable.from(rest())) as unknown as ReadableStream
+    return new Response(body, { headers: { 'content-type': 'application/octet-stream', 'x-twin-size': String(file.size), 'x-twin-version': String(file.version) } })
+  })
+  app.get('/v1/vault/ls', c => {
+    const path = c.req.query('path') ?? '/'
+    return c.json({ entries: vault.vault.list(path).map(entry) })
+  })
+  app.get('/v1/vault/versions', c => {
+    const path = c.req.query('path') ?? ''
+    return c.json({ versions: vault.vault.versions(path).map(f => ({ ...entry(f), deleted: f.deleted })) })
+  })
+  app.post('/v1/vault/rm', async c => { const b = await json(c, pathSchema); vault.remove(b.path); return c.json({ removed: b.path }) })
+  app.post('/v1/vault/mv', async c => { const b = await json(c, mvSchema); vault.move(b.from, b.to); return c.json({ from: b.from, to: b.to }) })
+  app.post('/v1/vault/verify', async c => c.json(await vault.verify()))
+  app.post('/v1/vault/repair', async c => c.json(await vault.repair()))
+  app.get('/v1/storage/status', async c => c.json(await vault.status()))
+  app.get('/v1/storage/ls', c => c.json({ peers: vault.peers().map(p => ({ id: p.id, address: p.address, kind: p.kind })) }))
+  app.post('/v1/storage/add', async c => { const r = await vault.addPeer((await json(c, addPeerSchema)).address); onStorageChange(); return c.json(r) })
+  app.post('/v1/storage/remove', async c => { const b = await json(c, removePeerSchema); vault.removePeer(b.id); onStorageChange(); return c.json({ removed: b.id }) })
+}

@@ -1,0 +1,124 @@
+import { join } from 'node:path'
+import type { Connection, Stream } from '@libp2p/interface'
+import { z } from 'zod'
+import { bytesSchema, decodeCbor, encodeCbor } from '../wire/index.js'
+import { FrameStream } from '../net/frames.js'
+import { decodeRecord } from '../net/record.js'
+import type { TwinLibp2p } from '../net/node.js'
+import { verifyWithContext } from '../identity/index.js'
+import { FolderShardStore } from '../vault/local-store.js'
+import { BackendError } from '../vault/backend.js'
+
+/** The storage node protocol; see docs/PROTOCOL.md, "Storage nodes". */
+export const STORAGE_PROTOCOL = '/twin/storage/1.0.0'
+/** Largest frame: a shard of a 4 MiB chunk with k = 1, plus framing. */
+export const MAX_STORAGE_FRAME = 5 * 1024 * 1024
+/** Signature context of vault root pointers. */
+export const ROOT_CONTEXT = 'twin/vault-root/v1'
+
+const addr = bytesSchema(32)
+const requestSchema = z.discriminatedUnion('op', [
+  z.strictObject({ op: z.literal('hello'), rec: bytesSchema() }),
+  z.strictObject({ op: z.literal('put'), addr, data: bytesSchema() }),
+  z.strictObject({ op: z.literal('get'), addr }),
+  z.strictObject({ op: z.literal('del'), addr }),
+  z.strictObject({ op: z.literal('audit'), addr, leaf: z.number().int().min(0).max(1 << 20) }),
+  z.strictObject({ op: z.literal('list') }),
+  z.strictObject({ op: z.literal('stat') }),
+  z.strictObject({ op: z.literal('put-root'), root: bytesSchema() }),
+  z.strictObject({ op: z.literal('get-root') })
+])
+
+const rootSchema = z.object({ r: z.object({ id: z.string(), seq: z.number().int().min(0) }).loose(), sig: bytesSchema(64) })
+
+/**
+ * A storage node keeps shards for the twins that use it, each owner in its own folder under
+ * its quota. A twin proves who it is once per stream with its twin record, whose peer must be
+ * the stream's peer; after that every request on the stream acts for that owner only, so no
+ * twin can read, write or delete another's shards. It never sees plaintext.
+ */
+export class StorageService {
+  private readonly stores = new Map<string, FolderShardStore>()
+
+  constructor (private readonly node: TwinLibp2p, private readonly dir: string, private readonly quota: number) {}
+
+  async start (): Promise<void> {
+    await this.node.handle(STORAGE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 256 })
+  }
+
+  async stop (): Promise<void> {
+    await this.node.unhandle(STORAGE_PROTOCOL).catch(() => {})
+  }
+
+  private storeFor (owner: string): FolderShardStore {
+    let s = this.stores.get(owner)
+    if (s === undefined) {
+      s = new FolderShardStore(owner, join(this.dir, owner), this.quota)
+      this.stores.set(owner, s)
+    }
+    return s
+  }
+
+  private async serve (stream: Stream, connection: Connection): Promise<void> {
+    const frames = new FrameStream(stream, MAX_STORAGE_FRAME)
+    let owner: { id: string, keys: Array<{ signing: Uint8Array }> } | undefined
+    try {
+      while (true) {
+        const frame = await frames.read()
+        if (frame === undefined) break
+        const parsed = requestSchema.safeParse(frame)
+        if (!parsed.success) { await frames.write({ err: 'rejected', msg: 'malformed request' }); continue }
+        const req = parsed.data
+        if (req.op === 'hello') {
+          try {
+            const record = decodeRecord(req.rec)
+            if (record.net.peer !== connection.remotePeer.toString()) throw new Error('the twin record names another peer than this connection')
+            owner = { id: record.state.id, keys: record.state.history }
+            const st = await this.storeFor(owner.id).stat()
+            await frames.write({ ok: true, used: st.used, quota: st.quota })
+          } catch (err) {
+            await frames.write({ err: 'rejected', msg: `not accepted: ${(err as Error).message}` })
+          }
+          continue
+        }
+        if (owner === undefined) { await frames.write({ err: 'rejected', msg: 'say hello with your twin record first' }); continue }
+        await frames.write(await this.handle(owner, req))
+      }
+      await frames.close()
+    } catch {
+      frames.abort('protocol error')
+    }
+  }
+
+  private async handle (owner: { id: string, keys: Array<{ signing: Uint8Array }> }, req: z.infer<typeof requestSchema>): Promise<unknown> {
+    const store = this.storeFor(owner.id)
+    try {
+      switch (req.op) {
+        case 'put': await store.put(req.addr, req.data); return { ok: true }
+        case 'get': { const data = await store.get(req.addr); return data === undefined ? { err: 'not-found' } : { data } }
+        case 'del': await store.delete(req.addr); return { ok: true }
+        case 'audit': { const a = await store.audit(req.addr, req.leaf); return a === undefined ? { err: 'not-found' } : { leaf: a.leaf, proof: a.proof } }
+        case 'list': return { addrs: await store.list() }
+        case 'stat': return await store.stat()
+        case 'put-root': {
+          const parsed = rootSchema.safeParse(decodeCbor(req.root, 'root'))
+          if (!parsed.success || parsed.data.r.id !== owner.id) return { err: 'rejected', msg: 'not a root of this twin' }
+          const key = owner.keys[owner.keys.length - 1]?.signing
+          if (key === undefined || !verifyWithContext(key, ROOT_CONTEXT, encodeCbor(parsed.data.r), parsed.data.sig)) return { err: 'rejected', msg: 'bad root signature' }
+          const current = await store.getRoot()
+          if (current !== undefined) {
+            const c = rootSchema.safeParse(decodeCbor(current, 'root'))
+            if (c.success && c.data.r.seq >= parsed.data.r.seq) return { ok: true }
+          }
+          await store.putRoot(req.root)
+          return { ok: true }
+        }
+        case 'get-root': return { root: (await store.getRoot()) ?? null }
+        default: return { err: 'rejected', msg: 'unknown request' }
+      }
+    } catch (err) {
+      if (err instanceof BackendError) return { err: err.reason, msg: err.message }
+      return { err: 'rejected', msg: 'the request failed' }
+    }
+  }
+}

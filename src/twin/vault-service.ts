@@ -1,0 +1,241 @@
+import { createReadStream } from 'node:fs'
+import { readdir, stat } from 'node:fs/promises'
+import { basename, join, resolve } from 'node:path'
+import { TwinError } from '../errors.js'
+import type { Db } from '../db/index.js'
+import { sha256, toHex } from '../wire/index.js'
+import { VaultKeys } from '../vault/crypto.js'
+import { VaultStore, type PeerRow } from '../vault/store.js'
+import { Vault, codeFor, vaultPath, type Progress, type PutResult, type RootSigner } from '../vault/vault.js'
+import { FolderShardStore } from '../vault/local-store.js'
+import type { ShardBackend } from '../vault/backend.js'
+import { estimateDurability, DEFAULT_UNAVAILABILITY } from '../vault/durability.js'
+import { StorageNodeBackend } from '../storage/client.js'
+import type { TwinLibp2p } from '../net/node.js'
+import { peerAddress } from '../net/node.js'
+
+/** Number of local folders of the embedded default: enough for the 4 + 2 code. */
+export const LOCAL_FOLDERS = 6
+/** How often audits, repair and orphan collection run in the background. */
+export const REPAIR_INTERVAL_MS = 15 * 60_000
+
+export interface StorageStatus {
+  peers: Array<{ id: string, address: string, kind: string, online: boolean, used: number | null, quota: number | null, availability: number | null }>
+  files: number
+  healthy: number
+  degraded: number
+  lost: number
+  durability: number
+  code: { k: number, m: number }
+  oneMachine: boolean
+  note: string
+}
+
+/**
+ * The vault inside a running twin: which backends exist (local folders by default, storage
+ * nodes once added), files read from disk, background audit and repair, and index snapshots
+ * after every change.
+ */
+export class VaultService {
+  readonly store: VaultStore
+  readonly vault: Vault
+  private readonly backends = new Map<string, ShardBackend>()
+  private timer: NodeJS.Timeout | undefined
+  private snapshotTimer: NodeJS.Timeout | undefined
+  private busy: Promise<unknown> = Promise.resolve()
+
+  constructor (db: Db, vaultKey: Uint8Array, private readonly home: string, private readonly node: TwinLibp2p, private readonly record: () => Uint8Array, signer: RootSigner) {
+    this.store = new VaultStore(db)
+    const check = toHex(sha256(new TextEncoder().encode('twin/v1/vault-check'), vaultKey))
+    const known = this.store.setting('key-check')
+    if (known === undefined) this.store.setSetting('key-check', check)
+    else if (known !== check) throw new TwinError('KEYFILE_MISMATCH', 'the vault key in the key file is not this vault\'s (damaged or tampered key file)')
+    if (this.store.peers(true).length === 0) {
+      for (let i = 0; i < LOCAL_FOLDERS; i++) this.store.addPeer(`local:${i}`, join(home, 'vault', `local-${i}`), 'local')
+    }
+    this.vault = new Vault(this.store, new VaultKeys(vaultKey), () => this.backendMap(), signer)
+  }
+
+  /** Backends of every peer ever used (removed ones too, so their shards stay readable until repaired). */
+  private backendMap (): Map<string, ShardBackend> {
+    for (const p of this.store.peers(true)) {
+      if (this.backends.has(p.id)) continue
+      this.backends.set(p.id, p.kind === 'local' ? new FolderShardStore(p.id, p.address) : new StorageNodeBackend(this.node, p.address, this.record))
+    }
+    return this.backends
+  }
+
+  async start (): Promise<void> {
+    await this.vault.collectOrphans().catch(() => 0)
+    if (this.store.allFiles().length === 0 && this.store.peers().some(p => p.kind === 'node')) {
+      await this.vault.recover().catch(() => undefined)
+    }
+    this.timer = setInterval(() => { void this.exclusive(async () => await this.maintain()) }, REPAIR_INTERVAL_MS)
+    this.timer.unref()
+  }
+
+  async stop (): Promise<void> {
+    if (this.timer !== undefined) clearInterval(this.timer)
+    if (this.snapshotTimer !== undefined) {
+      clearTimeout(this.snapshotTimer)
+      await this.exclusive(async () => await this.vault.snapshot()).catch(() => {})
+    }
+    await this.busy.catch(() => {})
+    for (const b of this.backends.values()) (b as { close?: () => void }).close?.()
+  }
+
+  /** Runs maintenance and writes one after another, so a repair never races a snapshot. */
+  private async exclusive<T> (fn: () => Promise<T>): Promise<T> {
+    const run = this.busy.catch(() => {}).then(fn)
+    this.busy = run
+    return await run
+  }
+
+  /** One round of background care: audit a sample, repair what is broken, drop orphans. */
+  async maintain (): Promise<void> {
+    await this.vault.audit(64)
+    await this.vault.repair()
+    await this.vault.collectOrphans()
+  }
+
+  private changed (): void {
+    if (this.snapshotTimer !== undefined) clearTimeout(this.snapshotTimer)
+    this.snapshotTimer = setTimeout(() => {
+      this.snapshotTimer = undefined
+      void this.exclusive(async () => await this.vault.snapshot()).catch(err => { process.stderr.write(`twin: vault snapshot failed: ${(err as Error).message}\n`) })
+    }, 1_000)
+    this.snapshotTimer.unref()
+  }
+
+  /** Stores a file, or a folder recursively, from this machine's disk. */
+  async put (file: string, as: string | undefined, onProgress?: (p: Progress & { path: string }) => void): Promise<PutResult[]> {
+    const source = resolve(file)
+    let info
+    try {
+      info = await stat(source)
+    } catch {
+      throw new TwinError('FILE_UNREADABLE', `cannot read ${file}: no such file or folder`)
+    }
+    const target = as === undefined ? '/' + basename(source) : as
+    const jobs: Array<{ from: string, to: string }> = []
+    if (info.isDirectory()) {
+      const base = vaultPath(target)
+      for (const rel of await walk(source)) jobs.push({ from: join(source, rel), to: `${base}/${rel}` })
+    } else if (info.isFile()) {
+      jobs.push({ from: source, to: vaultPath(target) })
+    } else {
+      throw new TwinError('FILE_UNREADABLE', `${file} is not a regular file or folder`)
+    }
+    const results: PutResult[] = []
+    for (const job of jobs) {
+      const before = await stat(job.from)
+      const r = await this.exclusive(async () => await this.vault.put(job.to, createReadStream(job.from, { highWaterMark: 1 << 20 }), {
+        total: before.size,
+        onProgress: p => onProgress?.({ ...p, path: job.to }),
+        check: async () => {
+          const after = await stat(job.from)
+          if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+            throw new TwinError('FILE_CHANGED', `${job.from} changed while it was being stored; nothing was saved (store it again when it is stable)`)
+          }
+        }
+      }))
+      results.push(r)
+      this.changed()
+    }
+    return results
+  }
+
+  remove (path: string): void {
+    this.vault.remove(path)
+    this.changed()
+  }
+
+  move (from: string, to: string): void {
+    this.vault.move(from, to)
+    this.changed()
+  }
+
+  async verify (): Promise<{ checked: number, ok: number, missing: number, corrupt: number }> {
+    return await this.exclusive(async () => await this.vault.verify())
+  }
+
+  async repair (): Promise<{ repaired: number, failed: number }> {
+    const r = await this.exclusive(async () => await this.vault.repair())
+    if (r.repaired > 0) this.changed()
+    return r
+  }
+
+  /** Adds a storage node by multiaddr after checking that it answers and accepts this twin. */
+  async addPeer (address: string): Promise<{ id: string, address: string }> {
+    const { peerId } = peerAddress(address)
+    const id = peerId.toString()
+    const backend = new StorageNodeBackend(this.node, address, this.record)
+    try {
+      await backend.stat()
+    } catch (err) {
+      backend.close()
+      throw new TwinError('STORAGE_UNREACHABLE', `cannot use storage node ${id}: ${(err as Error).message}`)
+    }
+    this.backends.get(id) !== undefined && (this.backends.get(id) as StorageNodeBackend).close?.()
+    this.backends.set(id, backend)
+    this.store.addPeer(id, address, 'node')
+    // With real storage nodes, the local folders stop taking new shards; repair moves theirs over.
+    for (const p of this.store.peers()) if (p.kind === 'local') this.store.removePeer(p.id)
+    this.changed()
+    return { id, address }
+  }
+
+  removePeer (id: string): void {
+    if (!this.store.removePeer(id)) throw new TwinError('NOT_FOUND', `no storage peer ${id}`)
+    this.changed()
+  }
+
+  peers (): PeerRow[] {
+    return this.store.peers()
+  }
+
+  /** Storage nodes as published in the twin document, so a restore can find them. */
+  nodeAddresses (): string[] {
+    return this.store.peers().filter(p => p.kind === 'node').map(p => p.address)
+  }
+
+  async status (): Promise<StorageStatus> {
+    const peers = this.store.peers()
+    const all = this.backendMap()
+    const rows = await Promise.all(peers.map(async p => {
+      let online = false
+      let used: number | null = null
+      let quota: number | null = null
+      try {
+        const s = await (all.get(p.id) as ShardBackend).stat()
+        online = true
+        used = s.used
+        quota = s.quota
+      } catch { /* offline */ }
+      return { id: p.id, address: p.address, kind: p.kind, online, used, quota, availability: p.checks === 0 ? null : 1 - p.failures / p.checks }
+    }))
+    const health = this.vault.health()
+    const oneMachine = peers.every(p => p.kind === 'local')
+    const code = peers.length === 0 ? { k: 0, m: 0 } : codeFor(peers.length)
+    const unavailability = Math.max(DEFAULT_UNAVAILABILITY, ...rows.map(r => r.availability === null ? 0 : 1 - r.availability))
+    const durability = estimateDurability({ ...code, unavailability, chunks: this.store.allChunks().length, repairIntervalHours: REPAIR_INTERVAL_MS / 3600_000, oneMachine })
+    const note = oneMachine
+      ? 'all shards are on this one machine (the local folders of the embedded default): losing this machine loses the vault. Add storage nodes with `twin storage add`.'
+      : code.m === 0
+        ? 'with one storage peer there is no redundancy: losing it loses the vault. Add more storage nodes.'
+        : `each chunk is stored as ${code.k} + ${code.m} shards on distinct peers: any ${code.m} peer${code.m === 1 ? '' : 's'} can be lost without losing data` +
+          (peers.length < 6 ? `; with ${6 - peers.length} more peer${6 - peers.length === 1 ? '' : 's'} the code would be 4 + 2` : '')
+    return { peers: rows, ...health, durability: Math.round(durability.nines * 10) / 10, code, oneMachine, note }
+  }
+}
+
+/** Every regular file under a folder, as paths relative to it, sorted. */
+async function walk (dir: string, prefix = ''): Promise<string[]> {
+  const out: string[] = []
+  for (const e of (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const rel = prefix === '' ? e.name : `${prefix}/${e.name}`
+    if (e.isDirectory()) out.push(...await walk(dir, rel))
+    else if (e.isFile()) out.push(rel)
+  }
+  return out
+}

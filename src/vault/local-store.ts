@@ -1,0 +1,125 @@
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
+import { join } from 'node:path'
+import { equalBytes, fromHex, toHex } from '../wire/index.js'
+import { BackendError, type AuditProof, type ShardBackend } from './backend.js'
+import { LEAF_SIZE, leafCount, merkleProof, merkleRoot } from './merkle.js'
+
+/**
+ * Shards in a folder, one file per shard at `<dir>/<first two hex digits>/<address in hex>`,
+ * written to a temporary name, fsynced and renamed, so a crash leaves a whole shard or none.
+ * Used for the embedded default (folders under the twin's home) and by storage nodes for each
+ * owner. It does not check what it reads back: the owner does.
+ */
+export class FolderShardStore implements ShardBackend {
+  /** Bytes held, counted once from disk and then kept up to date. */
+  private used: Promise<number> | undefined
+
+  constructor (readonly id: string, readonly dir: string, private readonly quota: number | null = null) {}
+
+  private async usedBytes (): Promise<number> {
+    this.used ??= (async () => {
+      let n = 0
+      for (const addr of await this.list()) {
+        try { n += (await stat(this.path(addr))).size } catch { /* deleted meanwhile */ }
+      }
+      return n
+    })()
+    return await this.used
+  }
+
+  private account (delta: number): void {
+    if (this.used !== undefined) this.used = this.used.then(n => n + delta)
+  }
+
+  private path (addr: Uint8Array): string {
+    const hex = toHex(addr)
+    return join(this.dir, hex.slice(0, 2), hex)
+  }
+
+  async put (addr: Uint8Array, data: Uint8Array): Promise<void> {
+    if (!equalBytes(merkleRoot(data), addr)) throw new BackendError('rejected', 'the shard does not match its address')
+    const path = this.path(addr)
+    try {
+      await stat(path)
+      return // content-addressed: already here
+    } catch { /* new shard */ }
+    if (this.quota !== null) {
+      const used = await this.usedBytes()
+      if (used + data.length > this.quota) throw new BackendError('over-quota', `storage ${this.id} is full: ${used} of ${this.quota} bytes used`)
+    }
+    await mkdir(join(path, '..'), { recursive: true, mode: 0o700 })
+    const tmp = `${path}.${process.pid}.tmp`
+    const fh = await open(tmp, 'w', 0o600)
+    try {
+      await fh.writeFile(data)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(tmp, path)
+    this.account(data.length)
+  }
+
+  async get (addr: Uint8Array): Promise<Uint8Array | undefined> {
+    try {
+      return new Uint8Array(await readFile(this.path(addr)))
+    } catch {
+      return undefined
+    }
+  }
+
+  async delete (addr: Uint8Array): Promise<void> {
+    let size = 0
+    try { size = (await stat(this.path(addr))).size } catch { return }
+    await rm(this.path(addr), { force: true })
+    this.account(-size)
+  }
+
+  async audit (addr: Uint8Array, leaf: number): Promise<AuditProof | undefined> {
+    const data = await this.get(addr)
+    if (data === undefined) return undefined
+    // Answers from what is on disk, right or wrong: a damaged shard fails the owner's check.
+    const index = Math.min(leaf, leafCount(data.length) - 1)
+    return { leaf: data.subarray(index * LEAF_SIZE, Math.min(data.length, (index + 1) * LEAF_SIZE)), proof: merkleProof(data, index) }
+  }
+
+  async list (): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = []
+    let dirs: string[]
+    try {
+      dirs = await readdir(this.dir)
+    } catch {
+      return out
+    }
+    for (const d of dirs) {
+      if (!/^[0-9a-f]{2}$/.test(d)) continue
+      for (const f of await readdir(join(this.dir, d))) if (/^[0-9a-f]{64}$/.test(f)) out.push(fromHex(f))
+    }
+    return out
+  }
+
+  async stat (): Promise<{ used: number, quota: number | null }> {
+    return { used: await this.usedBytes(), quota: this.quota }
+  }
+
+  async putRoot (root: Uint8Array): Promise<void> {
+    await mkdir(this.dir, { recursive: true, mode: 0o700 })
+    const path = join(this.dir, 'root')
+    const fh = await open(`${path}.tmp`, 'w', 0o600)
+    try {
+      await fh.writeFile(root)
+      await fh.sync()
+    } finally {
+      await fh.close()
+    }
+    await rename(`${path}.tmp`, path)
+  }
+
+  async getRoot (): Promise<Uint8Array | undefined> {
+    try {
+      return new Uint8Array(await readFile(join(this.dir, 'root')))
+    } catch {
+      return undefined
+    }
+  }
+}

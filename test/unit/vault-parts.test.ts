@@ -1,0 +1,132 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { randomBytes } from 'node:crypto'
+import { describe, expect, it } from 'vitest'
+import fc from 'fast-check'
+import { chunkStream, DEFAULT_CHUNKING } from '../../src/vault/chunker.js'
+import { LEAF_SIZE, merkleProof, merkleRoot, verifyMerkleProof } from '../../src/vault/merkle.js'
+import { chunkLossPerInterval, estimateDurability } from '../../src/vault/durability.js'
+import { decryptChunk, encryptChunk, VaultKeys } from '../../src/vault/crypto.js'
+import { FolderShardStore } from '../../src/vault/local-store.js'
+import { vaultPath, codeFor } from '../../src/vault/vault.js'
+import { backendSuite } from './backend-suite.js'
+
+async function * pieces (data: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let i = 0; i < data.length; i += size) yield data.subarray(i, i + size)
+}
+async function chunks (data: Uint8Array, piece = 65536): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = []
+  for await (const c of chunkStream(pieces(data, piece))) out.push(c)
+  return out
+}
+
+describe('content-defined chunking', () => {
+  it('reassembles to the input and keeps chunk sizes within bounds, whatever the read sizes', async () => {
+    const data = new Uint8Array(randomBytes(9 * 1024 * 1024 + 77))
+    for (const piece of [1000, 65536, 5 * 1024 * 1024]) {
+      const c = await chunks(data, piece)
+      expect(Buffer.concat(c).equals(Buffer.from(data))).toBe(true)
+      for (const x of c.slice(0, -1)) {
+        expect(x.length).toBeGreaterThanOrEqual(DEFAULT_CHUNKING.minSize)
+        expect(x.length).toBeLessThanOrEqual(DEFAULT_CHUNKING.maxSize)
+      }
+    }
+  })
+
+  it('cuts at the same places however the stream is split', async () => {
+    const data = new Uint8Array(randomBytes(6 * 1024 * 1024))
+    const a = (await chunks(data, 4096)).map(c => c.length)
+    const b = (await chunks(data, 1 << 20)).map(c => c.length)
+    expect(a).toEqual(b)
+  })
+
+  it('keeps later chunks the same after an insertion near the start (dedupe across versions)', async () => {
+    const data = new Uint8Array(randomBytes(8 * 1024 * 1024))
+    const edited = Buffer.concat([data.subarray(0, 1000), Buffer.from('inserted'), data.subarray(1000)])
+    const keys = new VaultKeys(new Uint8Array(32).fill(1))
+    const ids = (c: Uint8Array[]): Set<string> => new Set(c.map(x => Buffer.from(keys.chunkId(x)).toString('hex')))
+    const before = ids(await chunks(data))
+    const after = ids(await chunks(new Uint8Array(edited)))
+    const shared = [...after].filter(x => before.has(x)).length
+    expect(shared).toBeGreaterThanOrEqual(before.size - 2)
+  })
+
+  it('gives one empty-free stream for an empty input', async () => {
+    expect(await chunks(new Uint8Array(0))).toEqual([])
+  })
+})
+
+describe('shard Merkle trees', () => {
+  it('proves every leaf and rejects a wrong leaf, index or size', () => {
+    fc.assert(fc.property(fc.integer({ min: 0, max: 9 * LEAF_SIZE }), size => {
+      const data = new Uint8Array(randomBytes(size))
+      const root = merkleRoot(data)
+      const n = Math.max(1, Math.ceil(size / LEAF_SIZE))
+      const i = size % n
+      const leaf = data.subarray(i * LEAF_SIZE, Math.min(size, (i + 1) * LEAF_SIZE))
+      const proof = merkleProof(data, i)
+      expect(verifyMerkleProof(root, size, i, leaf, proof)).toBe(true)
+      if (leaf.length > 0) {
+        const bad = leaf.slice()
+        bad[0] = bad[0]! ^ 1
+        expect(verifyMerkleProof(root, size, i, bad, proof)).toBe(false)
+      }
+      if (n > 1) expect(verifyMerkleProof(root, size, (i + 1) % n, leaf, proof)).toBe(false)
+    }), { numRuns: 60 })
+  })
+})
+
+describe('vault crypto', () => {
+  const keys = new VaultKeys(new Uint8Array(32).fill(7))
+  it('names equal chunks alike and encrypts them alike (dedupe), different chunks differently', () => {
+    const a = new Uint8Array(randomBytes(1000))
+    const id = keys.chunkId(a)
+    expect(keys.chunkId(a)).toEqual(id)
+    expect(encryptChunk(keys.chunkKey(id), id, a)).toEqual(encryptChunk(keys.chunkKey(id), id, a))
+    expect(decryptChunk(keys.chunkKey(id), id, encryptChunk(keys.chunkKey(id), id, a))).toEqual(a)
+    const other = new VaultKeys(new Uint8Array(32).fill(8))
+    expect(other.chunkId(a)).not.toEqual(id)
+  })
+
+  it('refuses a ciphertext with a flipped bit or under another chunk id', () => {
+    const a = new Uint8Array(randomBytes(100))
+    const id = keys.chunkId(a)
+    const c = encryptChunk(keys.chunkKey(id), id, a)
+    c[5] = c[5]! ^ 1
+    expect(() => decryptChunk(keys.chunkKey(id), id, c)).toThrow(/altered/)
+  })
+})
+
+describe('vault paths and codes', () => {
+  it('accepts normal paths and refuses .., empty and control characters', () => {
+    expect(vaultPath('photos/a.jpg')).toBe('/photos/a.jpg')
+    expect(vaultPath('/photos/2026/a.jpg')).toBe('/photos/2026/a.jpg')
+    for (const bad of ['', '  ', '/a/../b', '..', '/a//b', '/a/./b', 'a\nb', '/']) expect(() => vaultPath(bad)).toThrow()
+  })
+
+  it('uses 4 + 2 from six peers and a smaller code with fewer', () => {
+    expect([6, 7, 5, 4, 3, 2, 1].map(n => codeFor(n))).toEqual([
+      { k: 4, m: 2 }, { k: 4, m: 2 }, { k: 3, m: 2 }, { k: 2, m: 2 }, { k: 2, m: 1 }, { k: 1, m: 1 }, { k: 1, m: 0 }
+    ])
+    expect(() => codeFor(0)).toThrow(/no storage peer/)
+  })
+})
+
+describe('durability estimate', () => {
+  it('is higher with more parity and lower with less available peers', () => {
+    const base = { chunks: 1000, repairIntervalHours: 1, oneMachine: false }
+    const a = estimateDurability({ ...base, k: 4, m: 2, unavailability: 0.01 }).nines
+    const b = estimateDurability({ ...base, k: 4, m: 1, unavailability: 0.01 }).nines
+    const c = estimateDurability({ ...base, k: 4, m: 2, unavailability: 0.05 }).nines
+    expect(a).toBeGreaterThan(b)
+    expect(a).toBeGreaterThan(c)
+    expect(estimateDurability({ ...base, k: 4, m: 2, unavailability: 0.01, oneMachine: true }).nines).toBeLessThan(2)
+    expect(chunkLossPerInterval(1, 0, 0.1)).toBeCloseTo(0.1)
+  })
+})
+
+backendSuite('local folder', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'twin-folder-'))
+  return { backend: new FolderShardStore('local:test', dir), teardown: async () => { rmSync(dir, { recursive: true, force: true }) } }
+})
