@@ -2,7 +2,8 @@
 const BENCHES = {
   identity: () => import('./identity.js'),
   envelope: () => import('./envelope.js'),
-  messaging: () => import('./messaging.js')
+  messaging: () => import('./messaging.js'),
+  erasure: () => import('./erasure.js')
 }
 
 const wanted = process.argv.slice(2)
