@@ -9,7 +9,7 @@ import { VaultStore, type PeerRow } from '../vault/store.js'
 import { Vault, codeFor, vaultPath, type Progress, type PutResult, type RootSigner } from '../vault/vault.js'
 import { FolderShardStore } from '../vault/local-store.js'
 import type { ShardBackend } from '../vault/backend.js'
-import { estimateDurability, DEFAULT_UNAVAILABILITY } from '../vault/durability.js'
+import { estimateDurability } from '../vault/durability.js'
 import { StorageNodeBackend } from '../storage/client.js'
 import type { TwinLibp2p } from '../net/node.js'
 import { peerAddress } from '../net/node.js'
@@ -217,8 +217,8 @@ export class VaultService {
     const health = this.vault.health()
     const oneMachine = peers.every(p => p.kind === 'local')
     const code = peers.length === 0 ? { k: 0, m: 0 } : codeFor(peers.length)
-    const unavailability = Math.max(DEFAULT_UNAVAILABILITY, ...rows.map(r => r.availability === null ? 0 : 1 - r.availability))
-    const durability = estimateDurability({ ...code, unavailability, chunks: this.store.allChunks().length, repairIntervalHours: REPAIR_INTERVAL_MS / 3600_000, oneMachine })
+    const unavailability = Math.max(0, ...rows.map(r => r.availability === null ? 0 : 1 - r.availability))
+    const durability = estimateDurability({ peers: peers.length, m: code.m, unavailability, repairIntervalHours: REPAIR_INTERVAL_MS / 3600_000, oneMachine })
     const note = oneMachine
       ? 'all shards are on this one machine (the local folders of the embedded default): losing this machine loses the vault. Add storage nodes with `twin storage add`.'
       : code.m === 0

@@ -390,13 +390,18 @@ export class Vault {
     return { repaired, failed }
   }
 
-  /** Per-file health: healthy (every shard ok), degraded (some lost, still readable), lost. */
+  /**
+   * Per-file health: healthy (every shard ok on an active peer), degraded (readable, but some
+   * shards are lost or wait on a removed peer: repair will fix it), lost (fewer than k shards
+   * of some chunk are left). The margin of a chunk is how many more shards it can lose.
+   */
   health (): { files: number, healthy: number, degraded: number, lost: number, worstMargin: number | null } {
     const active = new Set(this.store.peers().map(p => p.id))
-    const chunkMargin = new Map<string, number>()
+    const state = new Map<string, { margin: number, full: boolean }>()
     for (const c of this.store.allChunks()) {
-      const ok = this.store.shards(c.id).filter(s => s.status === 'ok' && active.has(s.peer)).length
-      chunkMargin.set(toHex(c.id), ok - c.k)
+      const shards = this.store.shards(c.id)
+      const ok = shards.filter(s => s.status === 'ok')
+      state.set(toHex(c.id), { margin: ok.length - c.k, full: ok.length === c.k + c.m && ok.every(s => active.has(s.peer)) })
     }
     let healthy = 0
     let degraded = 0
@@ -404,11 +409,10 @@ export class Vault {
     let worst: number | null = null
     const files = this.store.list('/')
     for (const f of files) {
-      const margins = f.chunks.map(id => chunkMargin.get(toHex(id)) ?? -1)
-      const min = margins.length === 0 ? Infinity : Math.min(...margins)
-      const full = f.chunks.every(id => { const c = this.store.chunk(id); return c !== undefined && (chunkMargin.get(toHex(id)) ?? -1) >= c.m })
+      const chunks = f.chunks.map(id => state.get(toHex(id)) ?? { margin: -1, full: false })
+      const min = chunks.length === 0 ? Infinity : Math.min(...chunks.map(c => c.margin))
       if (min < 0) lost++
-      else if (full) healthy++
+      else if (chunks.every(c => c.full)) healthy++
       else degraded++
       if (min !== Infinity) worst = worst === null ? min : Math.min(worst, min)
     }

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { chunkStream, DEFAULT_CHUNKING } from '../../src/vault/chunker.js'
 import { LEAF_SIZE, merkleProof, merkleRoot, verifyMerkleProof } from '../../src/vault/merkle.js'
-import { chunkLossPerInterval, estimateDurability } from '../../src/vault/durability.js'
+import { moreThanFail, estimateDurability } from '../../src/vault/durability.js'
 import { decryptChunk, encryptChunk, VaultKeys } from '../../src/vault/crypto.js'
 import { FolderShardStore } from '../../src/vault/local-store.js'
 import { vaultPath, codeFor } from '../../src/vault/vault.js'
@@ -115,14 +115,17 @@ describe('vault paths and codes', () => {
 
 describe('durability estimate', () => {
   it('is higher with more parity and lower with less available peers', () => {
-    const base = { chunks: 1000, repairIntervalHours: 1, oneMachine: false }
-    const a = estimateDurability({ ...base, k: 4, m: 2, unavailability: 0.01 }).nines
-    const b = estimateDurability({ ...base, k: 4, m: 1, unavailability: 0.01 }).nines
-    const c = estimateDurability({ ...base, k: 4, m: 2, unavailability: 0.05 }).nines
+    const base = { peers: 6, repairIntervalHours: 0.25, oneMachine: false }
+    const a = estimateDurability({ ...base, m: 2, unavailability: 0 }).nines
+    const b = estimateDurability({ ...base, m: 1, unavailability: 0 }).nines
+    const c = estimateDurability({ ...base, m: 2, unavailability: 0.5 }).nines
+    const slow = estimateDurability({ ...base, m: 2, unavailability: 0, repairIntervalHours: 24 * 30 }).nines
     expect(a).toBeGreaterThan(b)
     expect(a).toBeGreaterThan(c)
-    expect(estimateDurability({ ...base, k: 4, m: 2, unavailability: 0.01, oneMachine: true }).nines).toBeLessThan(2)
-    expect(chunkLossPerInterval(1, 0, 0.1)).toBeCloseTo(0.1)
+    expect(a).toBeGreaterThan(slow)
+    expect(a).toBeGreaterThan(6)
+    expect(estimateDurability({ ...base, m: 2, unavailability: 0, oneMachine: true }).nines).toBeLessThan(2)
+    expect(moreThanFail(1, 0, 0.1)).toBeCloseTo(0.1)
   })
 })
 
