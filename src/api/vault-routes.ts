@@ -7,7 +7,7 @@ import type { VaultService } from '../twin/vault-service.js'
 import type { FileVersion } from '../vault/store.js'
 import { toHex } from '../wire/index.js'
 
-export const putSchema = z.strictObject({ file: z.string().min(1).max(4096), as: z.string().min(1).max(4096).optional() })
+export const putSchema = z.strictObject({ file: z.string().min(1).max(4096), as: z.string().max(4096).optional() })
 export const pathSchema = z.strictObject({ path: z.string().max(4096) })
 export const mvSchema = z.strictObject({ from: z.string().max(4096), to: z.string().max(4096) })
 export const addPeerSchema = z.strictObject({ address: z.string().min(1).max(1000) })
@@ -78,6 +78,11 @@ export function mountVaultApi (app: Hono, vault: VaultService, onStorageChange: 
   })
   app.post('/v1/vault/rm', async c => { const b = await json(c, pathSchema); vault.remove(b.path); return c.json({ removed: b.path }) })
   app.post('/v1/vault/mv', async c => { const b = await json(c, mvSchema); vault.move(b.from, b.to); return c.json({ from: b.from, to: b.to }) })
+  // Where every shard lives: the index's shards and the latest index snapshot's (for operators and tests).
+  app.get('/v1/vault/shards', c => c.json({
+    shards: vault.store.allShards().map(x => ({ chunk: toHex(x.chunk), idx: x.idx, addr: toHex(x.addr), peer: x.peer, status: x.status })),
+    snapshot: vault.snapshotShards()
+  }))
   app.post('/v1/vault/verify', async c => c.json(await vault.verify()))
   app.post('/v1/vault/repair', async c => c.json(await vault.repair()))
   app.get('/v1/storage/status', async c => c.json(await vault.status()))

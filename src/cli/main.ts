@@ -194,7 +194,8 @@ export async function main (argv: string[]): Promise<number> {
   const json = argv.includes('--json')
   try {
     await program.parseAsync(argv)
-    return 0
+    // A command may report a finding (not an error) through the exit code, e.g. `verify` finding damage.
+    return typeof process.exitCode === 'number' ? process.exitCode : 0
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version exit through here with code 0; usage errors were already printed.

@@ -67,7 +67,20 @@ export class StorageNodeBackend implements ShardBackend {
     for (const x of w) x.reject(new BackendError('unreachable', `storage node ${this.id} closed the connection`))
   }
 
+  /** Sends a request; a stream that turned out dead (the node restarted) is replaced once. */
   private async request (frame: unknown): Promise<Reply> {
+    const fresh = this.frames === undefined || this.frames.closed
+    try {
+      return await this.requestOnce(frame)
+    } catch (err) {
+      if (fresh || !(err instanceof BackendError) || err.reason !== 'unreachable') throw err
+      this.frames?.abort('dead stream')
+      this.frames = undefined
+      return await this.requestOnce(frame)
+    }
+  }
+
+  private async requestOnce (frame: unknown): Promise<Reply> {
     const frames = await this.stream()
     const reply = new Promise<Reply>((resolve, reject) => { this.waiting.push({ resolve, reject }) })
     try {

@@ -190,6 +190,12 @@ export class VaultService {
     this.changed()
   }
 
+  /** Shards of the latest index snapshot, which the index itself does not list. */
+  snapshotShards (): Array<{ addr: string, peer: string }> {
+    const s = this.store.setting('root-shards')
+    return s === undefined ? [] : (JSON.parse(s) as Array<[string, string]>).map(([addr, peer]) => ({ addr, peer }))
+  }
+
   peers (): PeerRow[] {
     return this.store.peers()
   }

@@ -39,11 +39,13 @@ export class FolderShardStore implements ShardBackend {
   async put (addr: Uint8Array, data: Uint8Array): Promise<void> {
     if (!equalBytes(merkleRoot(data), addr)) throw new BackendError('rejected', 'the shard does not match its address')
     const path = this.path(addr)
+    let replacing = 0
     try {
-      await stat(path)
-      return // content-addressed: already here
+      const existing = new Uint8Array(await readFile(path))
+      if (equalBytes(merkleRoot(existing), addr)) return // content-addressed: already here, intact
+      replacing = existing.length // damaged on disk: a repair writes it again
     } catch { /* new shard */ }
-    if (this.quota !== null) {
+    if (this.quota !== null && replacing === 0) {
       const used = await this.usedBytes()
       if (used + data.length > this.quota) throw new BackendError('over-quota', `storage ${this.id} is full: ${used} of ${this.quota} bytes used`)
     }
@@ -57,7 +59,7 @@ export class FolderShardStore implements ShardBackend {
       await fh.close()
     }
     await rename(tmp, path)
-    this.account(data.length)
+    this.account(data.length - replacing)
   }
 
   async get (addr: Uint8Array): Promise<Uint8Array | undefined> {
