@@ -176,7 +176,7 @@ export class VaultService {
       backend.close()
       throw new TwinError('STORAGE_UNREACHABLE', `cannot use storage node ${id}: ${(err as Error).message}`)
     }
-    this.backends.get(id) !== undefined && (this.backends.get(id) as StorageNodeBackend).close?.()
+    ;(this.backends.get(id) as StorageNodeBackend | undefined)?.close?.()
     this.backends.set(id, backend)
     this.store.addPeer(id, address, 'node')
     // With real storage nodes, the local folders stop taking new shards; repair moves theirs over.

@@ -71,7 +71,7 @@ export class FolderShardStore implements ShardBackend {
   }
 
   async delete (addr: Uint8Array): Promise<void> {
-    let size = 0
+    let size: number
     try { size = (await stat(this.path(addr))).size } catch { return }
     await rm(this.path(addr), { force: true })
     this.account(-size)

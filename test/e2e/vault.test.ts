@@ -39,7 +39,7 @@ const base = (p: string): string => p.split('/').pop()!
 function shardFiles (dir: string): string[] {
   const out: string[] = []
   const walk = (d: string): void => {
-    let entries: string[] = []
+    let entries: string[]
     try { entries = readdirSync(d) } catch { return }
     for (const e of entries) {
       const p = join(d, e)
