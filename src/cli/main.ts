@@ -180,8 +180,9 @@ export function buildProgram (): Command {
     .action(async (opts) => { await (await vault()).storageNode(opts) })
 
   common(program.command('demo'))
-    .description('show what a twin does, step by step, in a temporary folder')
+    .description('start a small Twin network on this machine (relay, three twins, six storage nodes), exchange messages, store a file, and keep it running until Ctrl-C')
     .option('--keep', 'keep the temporary folder afterwards')
+    .option('--exit', 'stop as soon as the walk-through is done, instead of waiting for Ctrl-C')
     .action(async (opts) => { await (await demo()).demo(opts) })
 
   return program

@@ -281,9 +281,18 @@ describe('TWIN_PASSPHRASE', () => {
 })
 
 describe('twin demo', () => {
-  it('walks through identity in a temporary folder and cleans up', async () => {
-    const r = await twinJson(['demo'])
-    expect(r.steps.map((s: { step: string }) => s.step.split(' ')[1])).toEqual(['init', 'sign', 'rotate', 'verify', 'restore'])
-    expect(() => statSync(r.home)).toThrow()
-  })
+  it('runs a network of a relay, three twins and six storage nodes, shows messages and an intact file, and stops it all on Ctrl-C', async () => {
+    const { Proc } = await import('./processes.js')
+    const demo = new Proc(['demo'])
+    const summary = await demo.ready()
+    expect(summary.messages.delivered).toBe(3)
+    expect(summary.messages.bobInbox).toEqual(['hello bob, this is alice'])
+    expect(summary.vault).toEqual({ path: '/holiday.bin', size: 12 * 1024 * 1024, nodesStopped: 2, intact: true })
+    expect(Object.keys(summary.twins)).toEqual(['alice', 'bob', 'carol'])
+    // While it runs, each twin answers the CLI from another terminal.
+    const inbox = await twinJson(['inbox', '--home', summary.twins.bob.home])
+    expect(inbox.messages[0]).toMatchObject({ from: summary.twins.alice.id, text: 'hello bob, this is alice' })
+    expect(await demo.stop('SIGINT')).toBe(0)
+    expect(() => statSync(summary.root)).toThrow()
+  }, 120_000)
 })
