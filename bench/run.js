@@ -3,6 +3,7 @@ const BENCHES = {
   identity: () => import('./identity.js'),
   envelope: () => import('./envelope.js'),
   messaging: () => import('./messaging.js'),
+  vault: () => import('./vault.js'),
   erasure: () => import('./erasure.js')
 }
 

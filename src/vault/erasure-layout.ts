@@ -2,7 +2,7 @@
  * The erasure code's stored format, apart from its matrix: which (k, m) exist, the field each
  * uses, how data is cut into shards and how a shard is cut into packets. These facts decide
  * the bytes of every shard on disk, so they live here as data that the portable decoder and
- * docs/ERASURE.md share, not inside the native module. See docs/ERASURE.md.
+ * docs/PROTOCOL.md section 15 share, not inside the native module. See docs/PROTOCOL.md section 15.
  */
 import { ErasureError } from './errors.js'
 

@@ -1,5 +1,5 @@
 /**
- * The erasure code's matrix, built exactly as the stored format defines it (docs/ERASURE.md):
+ * The erasure code's matrix, built exactly as the stored format defines it (docs/PROTOCOL.md section 15):
  * arithmetic in GF(2^w) from log/exp tables, the m x k parity matrix (row 0 all ones; row 1 of
  * fewest-ones elements when m = 2; a normalized Cauchy matrix when m >= 3), its expansion into a
  * bit matrix, and inversion for decoding. Pure TypeScript, so shards stay readable without the

@@ -5,7 +5,7 @@
  * The native module only works asynchronously (it queues each call on libuv's thread pool and
  * has no synchronous entry point), so these functions return promises. While a call is pending
  * the native code reads and writes the buffers from another thread: do not change `data` or the
- * shards until the promise settles. The format is documented in docs/ERASURE.md and
+ * shards until the promise settles. The format is documented in docs/PROTOCOL.md section 15 and
  * reimplemented in erasure-portable.ts, which decodes these shards without the native module.
  */
 import { createRequire } from 'node:module'

@@ -271,7 +271,7 @@ async function buildVector (name: string, k: number, m: number, length: number, 
 
 const VECTOR_FILES = {
   'erasure-4-2.json': async () => ({
-    description: 'Reed-Solomon 4+2 shards written by @ronomon/reed-solomon 6.0.0; see docs/ERASURE.md. ' +
+    description: 'Reed-Solomon 4+2 shards written by @ronomon/reed-solomon 6.0.0; see docs/PROTOCOL.md section 15. ' +
       'Input byte i is byte (i mod 32) of SHA-256("twin-erasure-" || decimal(floor(i / 32))).',
     code: { k: 4, m: 2, w: 4, polynomial: 'x^4 + x + 1', matrix: [[1, 1, 1, 1], [1, 2, 9, 4]] },
     vectors: [
@@ -280,7 +280,7 @@ const VECTOR_FILES = {
     ]
   }),
   'erasure-codes.json': async () => ({
-    description: 'One small vector per kind of erasure matrix, written by @ronomon/reed-solomon 6.0.0; see docs/ERASURE.md. ' +
+    description: 'One small vector per kind of erasure matrix, written by @ronomon/reed-solomon 6.0.0; see docs/PROTOCOL.md section 15. ' +
       'Input as in erasure-4-2.json.',
     vectors: [
       await buildVector('2+1, GF(4), XOR parity', 2, 1, 100, true),
