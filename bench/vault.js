@@ -8,6 +8,7 @@ import { createReadStream, mkdtempSync, readFileSync, rmSync, openSync, writeSyn
 import { randomBytes, createHash } from 'node:crypto'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { request as httpRequest } from 'node:http'
 import { printTable, TWIN, writeResults } from './lib.js'
 
 const MIB = 1024 * 1024
@@ -25,7 +26,7 @@ function writeRandom (path, size) {
   closeSync(fd)
 }
 
-function run (cmd, args, env = {}) {
+function timed (cmd, args, env = {}) {
   const t = process.hrtime.bigint()
   const r = spawnSync(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] })
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr}`)
@@ -33,7 +34,9 @@ function run (cmd, args, env = {}) {
 }
 
 function start (args) {
-  const child = spawn(process.execPath, [TWIN, ...args, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  // BENCH_TWIN_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") profiles the twin process.
+  const nodeArgs = args[0] === 'start' && process.env.BENCH_TWIN_NODE_ARGS !== undefined ? process.env.BENCH_TWIN_NODE_ARGS.split(' ') : []
+  const child = spawn(process.execPath, [...nodeArgs, TWIN, ...args, '--json'], { stdio: ['ignore', 'pipe', 'inherit'] })
   const ready = new Promise((resolve, reject) => {
     let out = ''
     child.stdout.on('data', d => { out += d; const nl = out.indexOf('\n'); if (nl !== -1) resolve(JSON.parse(out.slice(0, nl))) })
@@ -49,11 +52,17 @@ async function stop (p, signal = 'SIGTERM') {
   await done
 }
 
+/** One API request on its own connection (no keep-alive reuse across the long pauses of a benchmark). */
 async function api (home, method, path, body) {
   const f = JSON.parse(readFileSync(join(home, 'api.json'), 'utf8'))
-  const res = await fetch(f.url + path, { method, headers: { authorization: `Bearer ${f.token}`, 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) })
-  if (!res.ok) throw new Error(`${path}: ${await res.text()}`)
-  return res
+  const res = await new Promise((resolve, reject) => {
+    const req = httpRequest(f.url + path, { method, agent: false, headers: { authorization: `Bearer ${f.token}`, 'content-type': 'application/json' } }, resolve)
+    req.on('error', reject)
+    req.end(body === undefined ? undefined : JSON.stringify(body))
+  })
+  const text = async () => { let s = ''; for await (const d of res) s += d; return s }
+  if (res.statusCode >= 400) throw new Error(`${path}: ${await text()}`)
+  return { body: res, text }
 }
 
 async function put (home, file, as) {
@@ -97,14 +106,14 @@ export async function run () {
     const mibs = secs => (SIZE / MIB / secs)
     const row = (what, secs, bytes = SIZE) => { rows.push({ what, seconds: secs.toFixed(2), 'MiB/s': (bytes / MIB / secs).toFixed(0) }); return bytes / MIB / secs }
 
-    const cp = row('cp (disk baseline)', run('cp', [file, join(dir, 'copy.bin')]))
+    const cp = row('cp (disk baseline)', timed('cp', [file, join(dir, 'copy.bin')]))
     rmSync(join(dir, 'copy.bin'))
     let resticBackup, resticRestore
     if (spawnSync('sh', ['-c', 'command -v restic']).status === 0) {
       const env = { RESTIC_PASSWORD: 'bench', RESTIC_REPOSITORY: join(dir, 'restic') }
-      run('restic', ['init'], env)
-      resticBackup = row('restic backup (baseline)', run('restic', ['backup', '--quiet', file], env))
-      resticRestore = row('restic restore (baseline)', run('restic', ['restore', 'latest', '--target', join(dir, 'restored')], env))
+      timed('restic', ['init'], env)
+      resticBackup = row('restic backup (baseline)', timed('restic', ['backup', '--quiet', file], env))
+      resticRestore = row('restic restore (baseline)', timed('restic', ['restore', 'latest', '--target', join(dir, 'restored')], env))
       rmSync(join(dir, 'restored'), { recursive: true, force: true })
       rmSync(join(dir, 'restic'), { recursive: true, force: true })
     }

@@ -43,6 +43,8 @@ export interface RootSigner {
 }
 
 const IN_FLIGHT_CHUNKS = 3
+/** Chunks fetched ahead of the reader; shards of several chunks travel at once. */
+const READ_AHEAD_CHUNKS = 6
 
 const rootSchema = z.strictObject({
   r: z.strictObject({
@@ -83,6 +85,7 @@ export class Vault {
     const newShards: ShardRow[] = []
     const uploaded: Array<{ addr: Uint8Array, peer: string }> = []
     const inflight = new Set<Promise<void>>()
+    const seen = new Set<string>()
     let failure: unknown
     let index = 0
     try {
@@ -90,7 +93,9 @@ export class Vault {
         if (failure !== undefined) break
         const id = this.keys.chunkId(chunk)
         chunkIds.push(id)
-        if (this.healthy(id) || newChunks.some(c => equalBytes(c.id, id))) continue // dedupe
+        const key = toHex(id)
+        if (seen.has(key) || this.healthy(id)) continue // dedupe
+        seen.add(key)
         const slot = index++
         const task = this.storeChunk(id, chunk, k, m, peers, slot, uploaded).then(({ chunk: c, shards }) => {
           newChunks.push(c)
@@ -225,7 +230,7 @@ export class Vault {
     const ahead: Array<Promise<Uint8Array>> = []
     let next = 0
     while (next < file.chunks.length || ahead.length > 0) {
-      while (ahead.length < IN_FLIGHT_CHUNKS && next < file.chunks.length) {
+      while (ahead.length < READ_AHEAD_CHUNKS && next < file.chunks.length) {
         const p = this.readChunk(file.chunks[next++] as Uint8Array)
         p.catch(() => {})
         ahead.push(p)
@@ -268,7 +273,10 @@ export class Vault {
       await tryShard(row)
     }
     if (good < c.k) throw new TwinError('CHUNK_LOST', `a chunk cannot be read: only ${good} of the ${c.k} shards needed are available`)
-    const enc = await decodeShards(got, c.k, c.m, c.encSize)
+    // The code is systematic: with every data shard at hand, the chunk is their concatenation.
+    const enc = got.slice(0, c.k).every(x => x !== undefined)
+      ? Buffer.concat(got.slice(0, c.k) as Uint8Array[]).subarray(0, c.encSize)
+      : await decodeShards(got, c.k, c.m, c.encSize)
     const plain = decryptChunk(this.keys.chunkKey(id), id, enc)
     if (!equalBytes(this.keys.chunkId(plain), id)) throw new TwinError('CHUNK_CORRUPT', 'a chunk does not match its id')
     return plain
