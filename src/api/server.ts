@@ -39,7 +39,8 @@ function fail (c: Context, status: number, code: string, error: string): Respons
   return c.json({ error, code }, status as 400)
 }
 
-async function body<T> (c: Context, schema: z.ZodType<T>): Promise<T> {
+/** Parses and validates a JSON request body; a bad body is a 400 with what was wrong. */
+export async function body<T> (c: Context, schema: z.ZodType<T>): Promise<T> {
   let json: unknown
   try {
     json = await c.req.json()

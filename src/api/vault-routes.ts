@@ -1,29 +1,18 @@
 import { Readable } from 'node:stream'
-import type { Hono, Context } from 'hono'
+import type { Hono } from 'hono'
 import { stream } from 'hono/streaming'
 import { z } from 'zod'
 import { TwinError } from '../errors.js'
 import type { VaultService } from '../twin/vault-service.js'
 import type { FileVersion } from '../vault/store.js'
 import { toHex } from '../wire/index.js'
+import { body } from './server.js'
 
 export const putSchema = z.strictObject({ file: z.string().min(1).max(4096), as: z.string().max(4096).optional() })
 export const pathSchema = z.strictObject({ path: z.string().max(4096) })
 export const mvSchema = z.strictObject({ from: z.string().max(4096), to: z.string().max(4096) })
 export const addPeerSchema = z.strictObject({ address: z.string().min(1).max(1000) })
 export const removePeerSchema = z.strictObject({ id: z.string().min(1).max(200) })
-
-async function json<T> (c: Context, schema: z.ZodType<T>): Promise<T> {
-  let body: unknown
-  try {
-    body = await c.req.json()
-  } catch {
-    throw new TwinError('BAD_REQUEST', 'the request body is not JSON')
-  }
-  const r = schema.safeParse(body)
-  if (!r.success) throw new TwinError('BAD_REQUEST', `invalid request: ${r.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`)
-  return r.data
-}
 
 export function entry (f: FileVersion): { path: string, size: number, modified: string, version: number, hash: string } {
   return { path: f.path, size: f.size, modified: new Date(f.modified).toISOString(), version: f.version, hash: toHex(f.hash) }
@@ -36,11 +25,11 @@ export function entry (f: FileVersion): { path: string, size: number, modified: 
  */
 export function mountVaultApi (app: Hono, vault: VaultService, onStorageChange: () => void): void {
   app.post('/v1/vault/put', async c => {
-    const body = await json(c, putSchema)
+    const req = await body(c, putSchema)
     return stream(c, async s => {
       let last = 0
       try {
-        const results = await vault.put(body.file, body.as, p => {
+        const results = await vault.put(req.file, req.as, p => {
           const now = Date.now()
           if (now - last < 100 && p.done !== p.total) return
           last = now
@@ -76,8 +65,8 @@ export function mountVaultApi (app: Hono, vault: VaultService, onStorageChange: 
     const path = c.req.query('path') ?? ''
     return c.json({ versions: vault.vault.versions(path).map(f => ({ ...entry(f), deleted: f.deleted })) })
   })
-  app.post('/v1/vault/rm', async c => { const b = await json(c, pathSchema); vault.remove(b.path); return c.json({ removed: b.path }) })
-  app.post('/v1/vault/mv', async c => { const b = await json(c, mvSchema); vault.move(b.from, b.to); return c.json({ from: b.from, to: b.to }) })
+  app.post('/v1/vault/rm', async c => { const b = await body(c, pathSchema); vault.remove(b.path); return c.json({ removed: b.path }) })
+  app.post('/v1/vault/mv', async c => { const b = await body(c, mvSchema); vault.move(b.from, b.to); return c.json({ from: b.from, to: b.to }) })
   // Where every shard lives: the index's shards and the latest index snapshot's (for operators and tests).
   app.get('/v1/vault/shards', c => c.json({
     shards: vault.store.allShards().map(x => ({ chunk: toHex(x.chunk), idx: x.idx, addr: toHex(x.addr), peer: x.peer, status: x.status })),
@@ -87,6 +76,6 @@ export function mountVaultApi (app: Hono, vault: VaultService, onStorageChange: 
   app.post('/v1/vault/repair', async c => c.json(await vault.repair()))
   app.get('/v1/storage/status', async c => c.json(await vault.status()))
   app.get('/v1/storage/ls', c => c.json({ peers: vault.peers().map(p => ({ id: p.id, address: p.address, kind: p.kind })) }))
-  app.post('/v1/storage/add', async c => { const r = await vault.addPeer((await json(c, addPeerSchema)).address); onStorageChange(); return c.json(r) })
-  app.post('/v1/storage/remove', async c => { const b = await json(c, removePeerSchema); vault.removePeer(b.id); onStorageChange(); return c.json({ removed: b.id }) })
+  app.post('/v1/storage/add', async c => { const r = await vault.addPeer((await body(c, addPeerSchema)).address); onStorageChange(); return c.json(r) })
+  app.post('/v1/storage/remove', async c => { const b = await body(c, removePeerSchema); vault.removePeer(b.id); onStorageChange(); return c.json({ removed: b.id }) })
 }

@@ -98,6 +98,20 @@ export async function createTwinNode (options: { privateKey: PrivateKey, listen:
   return node
 }
 
+/** A directly reachable node that serves one of Twin's protocols (a storage node). */
+export async function createServiceNode (options: { privateKey: PrivateKey, listen: string[], announce?: string[] }): Promise<TwinLibp2p> {
+  const node = await createLibp2p({
+    privateKey: options.privateKey,
+    addresses: { listen: options.listen, ...(options.announce === undefined ? {} : { announce: options.announce }) },
+    transports: [...transports()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionManager: { maxConnections: 1000, inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 },
+    services: { identify: identify(), ping: ping() }
+  })
+  return node as unknown as TwinLibp2p
+}
+
 /** A short-lived node with a random key, for looking things up (restore). */
 export async function createClientNode (): Promise<TwinLibp2p> {
   const node = await createLibp2p({

@@ -1,4 +1,5 @@
-import type { PeerId } from '@libp2p/interface'
+import type { PeerId, Stream } from '@libp2p/interface'
+import { RequestStream } from '../net/request-stream.js'
 import { FrameStream } from '../net/frames.js'
 import { peerAddress, type TwinLibp2p } from '../net/node.js'
 import { TwinError } from '../errors.js'
@@ -16,79 +17,37 @@ const REPLY_TIMEOUT_MS = 15_000
  */
 export class RelayClient {
   readonly peerId: PeerId
-  private frames: FrameStream | undefined
-  private opening: Promise<FrameStream> | undefined
-  private waiting: Array<{ resolve: (v: unknown) => void, reject: (e: unknown) => void }> = []
+  private readonly requests: RequestStream
   private subscription: { stop: boolean, frames?: FrameStream, record: Uint8Array, wake?: () => void } | undefined
 
   constructor (private readonly node: TwinLibp2p, readonly address: string) {
     const { ma, peerId } = peerAddress(address)
     this.peerId = peerId
     void this.node.peerStore.merge(peerId, { multiaddrs: [ma.decapsulate('/p2p')] }).catch(() => {})
+    this.requests = new RequestStream(
+      async () => new FrameStream(await this.dial()),
+      message => new TwinError('RELAY_UNREACHABLE', `relay ${this.peerId.toString()}: ${message}`),
+      REPLY_TIMEOUT_MS
+    )
+  }
+
+  private async dial (): Promise<Stream> {
+    try {
+      return await this.node.dialProtocol(this.peerId, MAILBOX_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+    } catch (err) {
+      throw new TwinError('RELAY_UNREACHABLE', `cannot reach relay ${this.peerId.toString()}: ${(err as Error).message}`)
+    }
   }
 
   /** Leaves an envelope in the relay's mailbox for its recipient. */
   async deposit (envelope: Uint8Array): Promise<DepositReply> {
-    return await this.request({ op: 'put', env: envelope }) as DepositReply
+    return await this.requests.request({ op: 'put', env: envelope }) as DepositReply
   }
 
   /** The relay's copy of a twin's record, if it has one. */
   async lookup (id: string): Promise<Uint8Array | undefined> {
-    const r = await this.request({ op: 'get', id }) as { rec?: Uint8Array | null }
+    const r = await this.requests.request({ op: 'get', id }) as { rec?: Uint8Array | null }
     return r.rec ?? undefined
-  }
-
-  private async request (frame: unknown): Promise<unknown> {
-    const frames = await this.requestStream()
-    const reply = new Promise<unknown>((resolve, reject) => { this.waiting.push({ resolve, reject }) })
-    try {
-      await frames.write(frame)
-    } catch (err) {
-      this.failAll(err)
-      throw err
-    }
-    return await withTimeout(reply, REPLY_TIMEOUT_MS, 'the relay did not answer')
-  }
-
-  private async requestStream (): Promise<FrameStream> {
-    if (this.frames !== undefined && !this.frames.closed) return this.frames
-    this.opening ??= (async () => {
-      try {
-        const stream = await this.node.dialProtocol(this.peerId, MAILBOX_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-        const frames = new FrameStream(stream)
-        this.frames = frames
-        void this.readReplies(frames)
-        return frames
-      } catch (err) {
-        throw new TwinError('RELAY_UNREACHABLE', `cannot reach relay ${this.peerId.toString()}: ${(err as Error).message}`)
-      } finally {
-        this.opening = undefined
-      }
-    })()
-    return await this.opening
-  }
-
-  private async readReplies (frames: FrameStream): Promise<void> {
-    try {
-      while (true) {
-        const f = await frames.read()
-        if (f === undefined) break
-        this.waiting.shift()?.resolve(f)
-      }
-      this.failAll(new TwinError('RELAY_CLOSED', 'the relay closed the stream'))
-    } catch (err) {
-      this.failAll(err)
-    } finally {
-      if (this.frames === frames) this.frames = undefined
-    }
-  }
-
-  private failAll (err: unknown): void {
-    const w = this.waiting
-    this.waiting = []
-    for (const x of w) x.reject(err)
-    this.frames?.abort('failed')
-    this.frames = undefined
   }
 
   /**
@@ -103,8 +62,7 @@ export class RelayClient {
       let delay = 250
       while (!sub.stop) {
         try {
-          const stream = await this.node.dialProtocol(this.peerId, MAILBOX_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-          const frames = new FrameStream(stream)
+          const frames = new FrameStream(await this.dial())
           sub.frames = frames
           await frames.write({ op: 'sub', rec: sub.record })
           const first = await frames.read() as { ok?: boolean, err?: string } | undefined
@@ -149,15 +107,6 @@ export class RelayClient {
       this.subscription.frames?.abort('stopping')
       this.subscription.wake?.()
     }
-    this.failAll(new TwinError('RELAY_CLOSED', 'stopping'))
-  }
-}
-
-export async function withTimeout<T> (p: Promise<T>, ms: number, message: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined
-  try {
-    return await Promise.race([p, new Promise<never>((_resolve, reject) => { timer = setTimeout(() => { reject(new TwinError('TIMEOUT', message)) }, ms) })])
-  } finally {
-    clearTimeout(timer)
+    this.requests.close()
   }
 }

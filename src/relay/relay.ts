@@ -5,6 +5,7 @@ import { TwinError } from '../errors.js'
 import { createRelayNode, peerKeyFromSeed, stopNode, type TwinLibp2p } from '../net/node.js'
 import { acquireLock } from '../twin/lock.js'
 import { loadOrCreatePeerSeed } from '../net/peer-key-file.js'
+import { Cleanups } from '../net/cleanups.js'
 import { MailboxService } from './service.js'
 import { RelayStore, type MailboxLimits, DEFAULT_MAILBOX_LIMITS } from './store.js'
 
@@ -17,8 +18,7 @@ export class Relay {
   node!: TwinLibp2p
   private db!: Db
   private mailbox!: MailboxService
-  private cleanups: Array<() => Promise<void> | void> = []
-  private stopped = false
+  private readonly cleanups = new Cleanups()
 
   constructor (readonly home: string, private readonly options: { listen: string[], announce?: string[], limits?: MailboxLimits }) {}
 
@@ -26,16 +26,16 @@ export class Relay {
     try {
       mkdirSync(this.home, { recursive: true, mode: 0o700 })
       if (!statSync(this.home).isDirectory()) throw new TwinError('HOME_INVALID', `${this.home} is not a folder`)
-      this.cleanups.push(acquireLock(this.home, 'relay'))
+      this.cleanups.add(acquireLock(this.home, 'relay'))
       const seed = loadOrCreatePeerSeed(this.home, 'relay-key.json', 'twin-relay-key/1')
       const dbPath = join(this.home, 'relay.db')
       this.db = openDb(dbPath, { create: true })
-      this.cleanups.push(() => { this.db.close() })
+      this.cleanups.add(() => { this.db.close() })
       this.node = await createRelayNode({ privateKey: await peerKeyFromSeed(seed), listen: this.options.listen, ...(this.options.announce === undefined ? {} : { announce: this.options.announce }) })
-      this.cleanups.push(async () => { await stopNode(this.node) })
+      this.cleanups.add(async () => { await stopNode(this.node) })
       this.mailbox = new MailboxService(this.node, new RelayStore(this.db, this.options.limits ?? DEFAULT_MAILBOX_LIMITS))
       await this.mailbox.start()
-      this.cleanups.push(async () => { await this.mailbox.stop() })
+      this.cleanups.add(async () => { await this.mailbox.stop() })
     } catch (err) {
       await this.stop()
       throw err
@@ -43,12 +43,7 @@ export class Relay {
   }
 
   async stop (): Promise<void> {
-    if (this.stopped) return
-    this.stopped = true
-    for (const c of this.cleanups.reverse()) {
-      try { await c() } catch { /* keep going */ }
-    }
-    this.cleanups = []
+    await this.cleanups.run()
   }
 
   addresses (): string[] {

@@ -1,5 +1,6 @@
 import type { PeerId } from '@libp2p/interface'
 import { FrameStream } from '../net/frames.js'
+import { RequestStream } from '../net/request-stream.js'
 import { peerAddress, type TwinLibp2p } from '../net/node.js'
 import { BackendError, type AuditProof, type BackendErrorCode, type ShardBackend } from '../vault/backend.js'
 import { MAX_STORAGE_FRAME, STORAGE_PROTOCOL } from './service.js'
@@ -17,86 +18,39 @@ type Reply = Record<string, unknown> & { err?: string, msg?: string }
 export class StorageNodeBackend implements ShardBackend {
   readonly id: string
   readonly peerId: PeerId
-  private frames: FrameStream | undefined
-  private opening: Promise<FrameStream> | undefined
-  private waiting: Array<{ resolve: (r: Reply) => void, reject: (e: unknown) => void }> = []
+  private readonly requests: RequestStream
 
   constructor (private readonly node: TwinLibp2p, readonly address: string, private readonly record: () => Uint8Array) {
     const { ma, peerId } = peerAddress(address)
     this.peerId = peerId
     this.id = peerId.toString()
     void this.node.peerStore.merge(peerId, { multiaddrs: [ma.decapsulate('/p2p')] }).catch(() => {})
+    this.requests = new RequestStream(
+      async () => await this.open(),
+      message => new BackendError('unreachable', `storage node ${this.id} is unreachable: ${message}`),
+      REPLY_TIMEOUT_MS
+    )
   }
 
-  private async stream (): Promise<FrameStream> {
-    if (this.frames !== undefined && !this.frames.closed) return this.frames
-    this.opening ??= (async () => {
-      try {
-        const stream = await this.node.dialProtocol(this.peerId, STORAGE_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-        const frames = new FrameStream(stream, MAX_STORAGE_FRAME)
-        await frames.write({ op: 'hello', rec: this.record() })
-        const hello = await frames.read({ signal: AbortSignal.timeout(REPLY_TIMEOUT_MS) }) as Reply | undefined
-        if (hello?.ok !== true) {
-          frames.abort('refused')
-          throw new BackendError('rejected', `storage node ${this.id} refused this twin: ${hello?.msg ?? 'no answer'}`)
-        }
-        this.frames = frames
-        void this.readReplies(frames)
-        return frames
-      } catch (err) {
-        if (err instanceof BackendError) throw err
-        throw new BackendError('unreachable', `storage node ${this.id} is unreachable: ${(err as Error).message}`)
-      } finally {
-        this.opening = undefined
-      }
-    })()
-    return await this.opening
-  }
-
-  private async readReplies (frames: FrameStream): Promise<void> {
+  /** Opens a stream and says hello with the twin's record: the node then acts for this twin only. */
+  private async open (): Promise<FrameStream> {
+    let frames: FrameStream
     try {
-      while (true) {
-        const f = await frames.read()
-        if (f === undefined) break
-        this.waiting.shift()?.resolve(f as Reply)
-      }
-    } catch { /* fail the waiters below */ }
-    if (this.frames === frames) this.frames = undefined
-    const w = this.waiting
-    this.waiting = []
-    for (const x of w) x.reject(new BackendError('unreachable', `storage node ${this.id} closed the connection`))
+      frames = new FrameStream(await this.node.dialProtocol(this.peerId, STORAGE_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }), MAX_STORAGE_FRAME)
+      await frames.write({ op: 'hello', rec: this.record() })
+    } catch (err) {
+      throw new BackendError('unreachable', `storage node ${this.id} is unreachable: ${(err as Error).message}`)
+    }
+    const hello = await frames.read({ signal: AbortSignal.timeout(REPLY_TIMEOUT_MS) }).catch(() => undefined) as Reply | undefined
+    if (hello?.ok !== true) {
+      frames.abort('refused')
+      throw new BackendError(hello === undefined ? 'unreachable' : 'rejected', `storage node ${this.id} refused this twin: ${hello?.msg ?? 'no answer'}`)
+    }
+    return frames
   }
 
-  /** Sends a request; a stream that turned out dead (the node restarted) is replaced once. */
   private async request (frame: unknown): Promise<Reply> {
-    const fresh = this.frames === undefined || this.frames.closed
-    try {
-      return await this.requestOnce(frame)
-    } catch (err) {
-      if (fresh || !(err instanceof BackendError) || err.reason !== 'unreachable') throw err
-      this.frames?.abort('dead stream')
-      this.frames = undefined
-      return await this.requestOnce(frame)
-    }
-  }
-
-  private async requestOnce (frame: unknown): Promise<Reply> {
-    const frames = await this.stream()
-    const reply = new Promise<Reply>((resolve, reject) => { this.waiting.push({ resolve, reject }) })
-    try {
-      await frames.write(frame)
-    } catch (err) {
-      frames.abort('write failed')
-      throw new BackendError('unreachable', `storage node ${this.id}: ${(err as Error).message}`)
-    }
-    let timer: NodeJS.Timeout | undefined
-    try {
-      return await Promise.race([reply, new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => { frames.abort('timeout'); reject(new BackendError('unreachable', `storage node ${this.id} did not answer in time`)) }, REPLY_TIMEOUT_MS)
-      })])
-    } finally {
-      clearTimeout(timer)
-    }
+    return await this.requests.request(frame) as Reply
   }
 
   private check (r: Reply): Reply {
@@ -147,6 +101,6 @@ export class StorageNodeBackend implements ShardBackend {
   }
 
   close (): void {
-    this.frames?.abort('closing')
+    this.requests.close()
   }
 }

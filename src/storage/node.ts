@@ -1,14 +1,8 @@
 import { mkdirSync, statSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { createLibp2p } from 'libp2p'
-import { tcp } from '@libp2p/tcp'
-import { webSockets } from '@libp2p/websockets'
-import { noise } from '@chainsafe/libp2p-noise'
-import { yamux } from '@chainsafe/libp2p-yamux'
-import { identify } from '@libp2p/identify'
-import { ping } from '@libp2p/ping'
 import { TwinError } from '../errors.js'
-import { keepConnected, peerKeyFromSeed, stopNode, type TwinLibp2p } from '../net/node.js'
+import { createServiceNode, keepConnected, peerKeyFromSeed, stopNode, type TwinLibp2p } from '../net/node.js'
+import { Cleanups } from '../net/cleanups.js'
 import { loadOrCreatePeerSeed } from '../net/peer-key-file.js'
 import { acquireLock } from '../twin/lock.js'
 import { StorageService } from './service.js'
@@ -27,8 +21,7 @@ export function parseSize (text: string): number {
  */
 export class StorageNode {
   node!: TwinLibp2p
-  private cleanups: Array<() => Promise<void> | void> = []
-  private stopped = false
+  private readonly cleanups = new Cleanups()
 
   constructor (readonly home: string, private readonly options: { dir: string, quota: number, listen: string[], announce?: string[], bootstrap?: string[] }) {}
 
@@ -38,21 +31,13 @@ export class StorageNode {
       if (!statSync(this.home).isDirectory()) throw new TwinError('HOME_INVALID', `${this.home} is not a folder`)
       const dir = resolve(this.options.dir)
       mkdirSync(dir, { recursive: true, mode: 0o700 })
-      this.cleanups.push(acquireLock(this.home, 'storage'))
+      this.cleanups.add(acquireLock(this.home, 'storage'))
       const seed = loadOrCreatePeerSeed(this.home, 'storage-key.json', 'twin-storage-key/1')
-      this.node = await createLibp2p({
-        privateKey: await peerKeyFromSeed(seed),
-        addresses: { listen: this.options.listen, ...(this.options.announce === undefined ? {} : { announce: this.options.announce }) },
-        transports: [tcp(), webSockets()],
-        connectionEncrypters: [noise()],
-        streamMuxers: [yamux()],
-        connectionManager: { maxConnections: 1000, inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 },
-        services: { identify: identify(), ping: ping() }
-      }) as unknown as TwinLibp2p
-      this.cleanups.push(async () => { await stopNode(this.node) })
+      this.node = await createServiceNode({ privateKey: await peerKeyFromSeed(seed), listen: this.options.listen, ...(this.options.announce === undefined ? {} : { announce: this.options.announce }) })
+      this.cleanups.add(async () => { await stopNode(this.node) })
       const service = new StorageService(this.node, dir, this.options.quota)
       await service.start()
-      this.cleanups.push(async () => { await service.stop() })
+      this.cleanups.add(async () => { await service.stop() })
       for (const relay of this.options.bootstrap ?? []) await keepConnected(this.node, relay)
     } catch (err) {
       await this.stop()
@@ -61,12 +46,7 @@ export class StorageNode {
   }
 
   async stop (): Promise<void> {
-    if (this.stopped) return
-    this.stopped = true
-    for (const c of this.cleanups.reverse()) {
-      try { await c() } catch { /* keep going */ }
-    }
-    this.cleanups = []
+    await this.cleanups.run()
   }
 
   addresses (): string[] {

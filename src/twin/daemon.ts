@@ -24,6 +24,7 @@ import { VaultService } from './vault-service.js'
 import { signWithContext, verifyWithContext } from '../identity/index.js'
 import { ROOT_CONTEXT } from '../storage/service.js'
 import { acquireLock } from './lock.js'
+import { Cleanups } from '../net/cleanups.js'
 import { writeFileAtomic } from './home.js'
 
 export interface StartOptions {
@@ -59,7 +60,7 @@ export class TwinDaemon {
   private readonly relayClients = new Map<string, RelayClient>()
   private ownRelays: string[] = []
   private readonly relayUp = new Map<string, boolean>()
-  private cleanups: Array<() => Promise<void> | void> = []
+  private readonly cleanups = new Cleanups()
   private publishTimer: NodeJS.Timeout | undefined
   private addressTimer: NodeJS.Timeout | undefined
   private stopped = false
@@ -78,9 +79,9 @@ export class TwinDaemon {
   private async startInner (): Promise<void> {
     this.identity = openIdentity(this.home)
     this.secrets = unlockKeys(this.identity, this.options.passphrase)
-    this.cleanups.push(acquireLock(this.home, 'twin'))
+    this.cleanups.add(acquireLock(this.home, 'twin'))
     this.db = openDb(this.identity.paths.db)
-    this.cleanups.push(() => { this.db.close() })
+    this.cleanups.add(() => { this.db.close() })
     this.ownRelays = this.relaySettings(this.options.bootstrap)
     this.store = new MessageStore(this.db)
 
@@ -89,7 +90,7 @@ export class TwinDaemon {
       listen: this.options.listen ?? ['/ip4/0.0.0.0/tcp/0'],
       relays: this.ownRelays
     })
-    this.cleanups.push(async () => { await stopNode(this.node) })
+    this.cleanups.add(async () => { await stopNode(this.node) })
 
     const own = (): RelayClient[] => this.ownRelays.map(a => this.relayClient(a))
     this.resolver = new Resolver(this.db, this.node, own)
@@ -107,7 +108,7 @@ export class TwinDaemon {
       if (process.env.TWIN_DEBUG === '1') process.stderr.write(`twin: refused an envelope from ${d.from ?? 'unknown'}: ${d.reason}: ${d.message}\n`)
     })
     await this.messaging.start()
-    this.cleanups.push(async () => { await this.messaging.stop() })
+    this.cleanups.add(async () => { await this.messaging.stop() })
 
     // The vault: local folders until storage nodes are added.
     if (this.secrets.vault === undefined) {
@@ -118,7 +119,7 @@ export class TwinDaemon {
       sign: payload => signWithContext(this.secrets.signing, ROOT_CONTEXT, payload),
       verify: (payload, sig) => verifyWithContext(this.identity.state.keys.signing, ROOT_CONTEXT, payload, sig)
     })
-    this.cleanups.push(async () => { await this.vault.stop() })
+    this.cleanups.add(async () => { await this.vault.stop() })
 
     // Publish the record (new addresses) and subscribe to the relays' mailboxes.
     const record = this.publishRecord()
@@ -129,7 +130,7 @@ export class TwinDaemon {
       })
     }
     this.node.addEventListener('self:peer:update', this.onAddressChange)
-    this.cleanups.push(() => { this.node.removeEventListener('self:peer:update', this.onAddressChange) })
+    this.cleanups.add(() => { this.node.removeEventListener('self:peer:update', this.onAddressChange) })
     await this.waitForRelays(5_000)
     void this.resolver.publish(this.identity.state.id, this.publishRecord())
     this.publishTimer = setInterval(() => { void this.resolver.publish(this.identity.state.id, this.publishRecord()) }, PUBLISH_EVERY_MS)
@@ -141,11 +142,11 @@ export class TwinDaemon {
     const app = createApi(this.backend(), token)
     mountVaultApi(app, this.vault, () => this.onStorageChange())
     const api = await listenApi(app, this.options.apiPort ?? 0)
-    this.cleanups.push(async () => { await api.close() })
+    this.cleanups.add(async () => { await api.close() })
     this.apiUrl = `http://127.0.0.1:${api.port}`
     const apiFile = apiFilePath(this.home)
     writeFileAtomic(apiFile, JSON.stringify({ url: this.apiUrl, token, pid: process.pid }) + '\n')
-    this.cleanups.push(() => { rmSync(apiFile, { force: true }) })
+    this.cleanups.add(() => { rmSync(apiFile, { force: true }) })
   }
 
   async stop (): Promise<void> {
@@ -154,10 +155,7 @@ export class TwinDaemon {
     if (this.publishTimer !== undefined) clearInterval(this.publishTimer)
     if (this.addressTimer !== undefined) clearTimeout(this.addressTimer)
     for (const c of this.relayClients.values()) c.stop()
-    for (const cleanup of this.cleanups.reverse()) {
-      try { await cleanup() } catch { /* keep stopping the rest */ }
-    }
-    this.cleanups = []
+    await this.cleanups.run()
   }
 
   /** Storage peers changed: publish them in the document, so a restore finds them. */

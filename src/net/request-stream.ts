@@ -1,0 +1,93 @@
+import { FrameStream } from './frames.js'
+
+/**
+ * Requests and replies in order on one long-lived stream, opened on first use (with whatever
+ * handshake `open` does) and opened again after it breaks. A stream that turns out dead when
+ * reused (the peer restarted) is replaced once before the request fails.
+ */
+export class RequestStream {
+  private frames: FrameStream | undefined
+  private opening: Promise<FrameStream> | undefined
+  private waiting: Array<{ resolve: (v: unknown) => void, reject: (e: unknown) => void }> = []
+
+  constructor (
+    private readonly open: () => Promise<FrameStream>,
+    /** Turns a transport failure into the caller's error type. */
+    private readonly failure: (message: string) => Error,
+    private readonly timeoutMs: number
+  ) {}
+
+  async request (frame: unknown): Promise<unknown> {
+    const fresh = this.frames === undefined || this.frames.closed
+    try {
+      return await this.once(frame)
+    } catch (err) {
+      if (fresh || (err as { retryable?: boolean }).retryable !== true) throw err
+      this.reset()
+      return await this.once(frame)
+    }
+  }
+
+  close (): void {
+    this.fail(this.failure('closing'))
+  }
+
+  private reset (): void {
+    this.frames?.abort('dead stream')
+    this.frames = undefined
+  }
+
+  private async stream (): Promise<FrameStream> {
+    if (this.frames !== undefined && !this.frames.closed) return this.frames
+    this.opening ??= this.open().then(frames => {
+      this.frames = frames
+      void this.readReplies(frames)
+      return frames
+    }).finally(() => { this.opening = undefined })
+    return await this.opening
+  }
+
+  private async once (frame: unknown): Promise<unknown> {
+    const frames = await this.stream()
+    const reply = new Promise<unknown>((resolve, reject) => { this.waiting.push({ resolve, reject }) })
+    try {
+      await frames.write(frame)
+    } catch (err) {
+      this.fail(retryable(this.failure((err as Error).message)))
+      throw retryable(this.failure((err as Error).message))
+    }
+    let timer: NodeJS.Timeout | undefined
+    try {
+      return await Promise.race([reply, new Promise<never>((_resolve, reject) => {
+        timer = setTimeout(() => { this.fail(this.failure('no answer in time')); reject(this.failure('no answer in time')) }, this.timeoutMs)
+      })])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  private async readReplies (frames: FrameStream): Promise<void> {
+    try {
+      while (true) {
+        const f = await frames.read()
+        if (f === undefined) break
+        this.waiting.shift()?.resolve(f)
+      }
+    } catch { /* fail the waiters below */ }
+    if (this.frames === frames) this.frames = undefined
+    this.fail(retryable(this.failure('the connection closed')))
+  }
+
+  private fail (err: Error): void {
+    const w = this.waiting
+    this.waiting = []
+    for (const x of w) x.reject(err)
+    this.frames?.abort('failed')
+    this.frames = undefined
+  }
+}
+
+function retryable (err: Error): Error {
+  (err as Error & { retryable: boolean }).retryable = true
+  return err
+}
