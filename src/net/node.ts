@@ -56,23 +56,10 @@ const transports = () => [tcp(), webSockets()] as const
 
 /** A relay: directly reachable, DHT server, circuit relay v2 without per-connection limits. */
 export async function createRelayNode (options: { privateKey: PrivateKey, listen: string[], announce?: string[] }): Promise<TwinLibp2p> {
-  const node = await createLibp2p({
-    privateKey: options.privateKey,
-    addresses: { listen: options.listen, ...(options.announce === undefined ? {} : { announce: options.announce }) },
-    transports: [...transports()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionManager: { maxConnections: 2000, inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 200 },
-    services: {
-      identify: identify(),
-      ping: ping(),
-      relay: circuitRelayServer({
-        reservations: { maxReservations: 4096, applyDefaultLimit: false, reservationTtl: 2 * 3600_000 }
-      }),
-      dht: dht(false)
-    }
+  return await createServiceNode(options, {
+    relay: circuitRelayServer({ reservations: { maxReservations: 4096, applyDefaultLimit: false, reservationTtl: 2 * 3600_000 } }),
+    dht: dht(false)
   })
-  return node as unknown as TwinLibp2p
 }
 
 /**
@@ -98,16 +85,16 @@ export async function createTwinNode (options: { privateKey: PrivateKey, listen:
   return node
 }
 
-/** A directly reachable node that serves one of Twin's protocols (a storage node). */
-export async function createServiceNode (options: { privateKey: PrivateKey, listen: string[], announce?: string[] }): Promise<TwinLibp2p> {
+/** A directly reachable node that serves Twin's protocols (a storage node; a relay with more services). */
+export async function createServiceNode (options: { privateKey: PrivateKey, listen: string[], announce?: string[] }, services: Record<string, (components: never) => unknown> = {}): Promise<TwinLibp2p> {
   const node = await createLibp2p({
     privateKey: options.privateKey,
     addresses: { listen: options.listen, ...(options.announce === undefined ? {} : { announce: options.announce }) },
     transports: [...transports()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
-    connectionManager: { maxConnections: 1000, inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 100 },
-    services: { identify: identify(), ping: ping() }
+    connectionManager: { maxConnections: 2000, inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 200 },
+    services: { identify: identify(), ping: ping(), ...services }
   })
   return node as unknown as TwinLibp2p
 }

@@ -1,0 +1,42 @@
+import { mkdirSync, statSync } from 'node:fs'
+import { TwinError } from '../errors.js'
+import { acquireLock } from '../twin/lock.js'
+import { Cleanups } from './cleanups.js'
+import { loadOrCreatePeerSeed } from './peer-key-file.js'
+import type { TwinLibp2p } from './node.js'
+
+/**
+ * A long-running role of the program around one libp2p node (relay, storage node): `start`
+ * sets it up and, if that fails half-way, releases what it took; `stop` is idempotent.
+ */
+export abstract class NodeRole {
+  node!: TwinLibp2p
+  protected readonly cleanups = new Cleanups()
+
+  async start (): Promise<void> {
+    try {
+      await this.setUp()
+    } catch (err) {
+      await this.stop()
+      throw err
+    }
+  }
+
+  protected abstract setUp (): Promise<void>
+
+  /** Makes the private home folder, takes its lock, and returns the node's key seed (created on first start). */
+  protected prepareHome (home: string, role: 'relay' | 'storage'): Uint8Array {
+    mkdirSync(home, { recursive: true, mode: 0o700 })
+    if (!statSync(home).isDirectory()) throw new TwinError('HOME_INVALID', `${home} is not a folder`)
+    this.cleanups.add(acquireLock(home, role))
+    return loadOrCreatePeerSeed(home, `${role}-key.json`, `twin-${role}-key/1`)
+  }
+
+  async stop (): Promise<void> {
+    await this.cleanups.run()
+  }
+
+  addresses (): string[] {
+    return this.node.getMultiaddrs().map(String)
+  }
+}
