@@ -3,7 +3,7 @@ import { TwinError } from '../errors.js'
 /** Why an inbound envelope was refused; `reason` is a stable code, the message says it in words. */
 export type RejectReason =
   | 'malformed' | 'too-large' | 'wrong-recipient' | 'expired' | 'from-the-future' | 'ttl-too-long'
-  | 'unknown-sender' | 'rotated-key' | 'bad-signature' | 'undecryptable' | 'stale-recipient-key' | 'replay'
+  | 'unknown-sender' | 'internal' | 'rotated-key' | 'bad-signature' | 'undecryptable' | 'stale-recipient-key' | 'replay'
 
 export class EnvelopeRejected extends TwinError {
   readonly reason: RejectReason
@@ -29,13 +29,5 @@ export class RemoteError extends TwinError {
     super('REMOTE_ERROR', message)
     this.name = 'RemoteError'
     this.remoteCode = remoteCode
-  }
-}
-
-/** A twin that cannot be found by its id: no cached document, nothing in the DHT or at the relays. */
-export class TwinNotFoundError extends TwinError {
-  constructor (id: string, detail = '') {
-    super('TWIN_NOT_FOUND', `cannot find twin ${id}${detail === '' ? '' : `: ${detail}`}`)
-    this.name = 'TwinNotFoundError'
   }
 }

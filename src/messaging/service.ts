@@ -283,7 +283,8 @@ export class Messaging extends EventEmitter {
         const body = openEnvelope(env, this.self.encryptionKey, this.self.encryptionPublic)
         opened.push({ env, body, item, index })
       } catch (err) {
-        const reason: RejectReason = err instanceof EnvelopeRejected ? err.reason : 'unknown-sender'
+        // Anything but a refusal is this twin's own failure: not final, so the sender or relay tries again.
+        const reason: RejectReason = err instanceof EnvelopeRejected ? err.reason : 'internal'
         results[index] = { id: env?.id, ok: false, final: FINAL.has(reason), reason, message: (err as Error).message }
         this.emit('rejected', { from: env?.from, reason, message: (err as Error).message })
       }

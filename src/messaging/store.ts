@@ -21,16 +21,7 @@ export interface OutboxRow {
   error: string | null
 }
 
-export interface InboxRow {
-  from: string
-  id: Uint8Array
-  seq: number
-  verb: string
-  payload: unknown
-  sentAt: number
-  receivedAt: number
-}
-
+/** A verified inbound message as the receiver stores it. */
 export interface NewInbound {
   from: string
   id: Uint8Array
@@ -40,6 +31,8 @@ export interface NewInbound {
   sentAt: number
   expires: number
 }
+
+export type InboxRow = Omit<NewInbound, 'expires'> & { receivedAt: number }
 
 interface RawOutbox {
   id: Uint8Array, to_id: string, seq: number, kind: string, verb: string, payload: Uint8Array, envelope: Uint8Array,
@@ -64,7 +57,6 @@ export class MessageStore {
       insertOut: db.prepare(`INSERT INTO msg_outbox (id, to_id, seq, kind, verb, payload, envelope, status, attempts, next_attempt, created, expires, updated)
         VALUES (?, ?, ?, ?, ?, ?, ?, 'queued', 0, ?, ?, ?, ?)`),
       due: db.prepare(`SELECT * FROM msg_outbox WHERE status IN ('queued', 'relayed') AND next_attempt <= ? ORDER BY to_id, seq LIMIT ?`),
-      pendingFor: db.prepare(`SELECT * FROM msg_outbox WHERE to_id = ? AND status IN ('queued', 'relayed') ORDER BY seq LIMIT ?`),
       nextDue: db.prepare(`SELECT min(next_attempt) AS t FROM msg_outbox WHERE status IN ('queued', 'relayed')`),
       setStatus: db.prepare('UPDATE msg_outbox SET status = ?, error = ?, updated = ? WHERE id = ? AND status NOT IN (\'delivered\', \'failed\', \'expired\')'),
       delivered: db.prepare('UPDATE msg_outbox SET status = \'delivered\', error = NULL, updated = ? WHERE id = ? AND to_id = ? AND status IN (\'queued\', \'relayed\')'),
@@ -94,10 +86,6 @@ export class MessageStore {
 
   due (now: number, limit = 5000): OutboxRow[] {
     return (this.s.due.all(now, limit) as RawOutbox[]).map(outboxRow)
-  }
-
-  pendingFor (to: string, limit = 5000): OutboxRow[] {
-    return (this.s.pendingFor.all(to, limit) as RawOutbox[]).map(outboxRow)
   }
 
   nextDue (): number | undefined {

@@ -8,7 +8,7 @@ import {
   type GenerationSecrets
 } from '../identity/index.js'
 import { IdentityStore } from '../identity/store.js'
-import { createTwinNode, peerKeyFromSigningSeed, stopNode, type TwinLibp2p } from '../net/node.js'
+import { createTwinNode, peerKeyFromSigningSeed, stopNode } from '../net/node.js'
 import { encodeRecord } from '../net/record.js'
 import { Resolver } from '../net/resolver.js'
 import { Messaging, type Timing } from '../messaging/service.js'
@@ -24,7 +24,7 @@ import { VaultService } from './vault-service.js'
 import { signWithContext, verifyWithContext } from '../identity/index.js'
 import { ROOT_CONTEXT } from '../storage/service.js'
 import { acquireLock } from './lock.js'
-import { Cleanups } from '../net/cleanups.js'
+import { NodeRole } from '../net/role.js'
 import { writeFileAtomic } from './home.js'
 
 export interface StartOptions {
@@ -46,10 +46,9 @@ const PUBLISH_EVERY_MS = 60 * 60_000
  * A running twin: its libp2p node, its relays, messaging and the local HTTP API.
  * `start` cleans up after itself when it fails; `stop` is idempotent.
  */
-export class TwinDaemon {
+export class TwinDaemon extends NodeRole {
   readonly events = new EventEmitter()
   identity!: TwinIdentity
-  node!: TwinLibp2p
   messaging!: Messaging
   vault!: VaultService
   apiUrl = ''
@@ -60,23 +59,15 @@ export class TwinDaemon {
   private readonly relayClients = new Map<string, RelayClient>()
   private ownRelays: string[] = []
   private readonly relayUp = new Map<string, boolean>()
-  private readonly cleanups = new Cleanups()
   private publishTimer: NodeJS.Timeout | undefined
   private addressTimer: NodeJS.Timeout | undefined
   private stopped = false
 
-  constructor (readonly home: string, private readonly options: StartOptions = {}) {}
-
-  async start (): Promise<void> {
-    try {
-      await this.startInner()
-    } catch (err) {
-      await this.stop()
-      throw err
-    }
+  constructor (readonly home: string, private readonly options: StartOptions = {}) {
+    super()
   }
 
-  private async startInner (): Promise<void> {
+  protected async setUp (): Promise<void> {
     this.identity = openIdentity(this.home)
     this.secrets = unlockKeys(this.identity, this.options.passphrase)
     this.cleanups.add(acquireLock(this.home, 'twin'))
@@ -149,13 +140,13 @@ export class TwinDaemon {
     this.cleanups.add(() => { rmSync(apiFile, { force: true }) })
   }
 
-  async stop (): Promise<void> {
+  override async stop (): Promise<void> {
     if (this.stopped) return
     this.stopped = true
     if (this.publishTimer !== undefined) clearInterval(this.publishTimer)
     if (this.addressTimer !== undefined) clearTimeout(this.addressTimer)
     for (const c of this.relayClients.values()) c.stop()
-    await this.cleanups.run()
+    await super.stop()
   }
 
   /** Storage peers changed: publish them in the document, so a restore finds them. */
@@ -203,7 +194,7 @@ export class TwinDaemon {
   }
 
   /** Addresses to publish: the announced (or listening) direct ones, plus relay circuits. */
-  addresses (): string[] {
+  override addresses (): string[] {
     const peer = this.node.peerId.toString()
     const all = this.node.getMultiaddrs().map(String)
     const circuits = all.filter(a => a.includes('/p2p-circuit'))
@@ -285,12 +276,5 @@ export class TwinDaemon {
       outbox: (limit: number) => ({ messages: this.store.listOutbox(limit).map(outRow) }),
       call: async (b: CallBody) => await this.messaging.request(normalizeTwinId(b.to), b.verb, b.payload ?? null, b.timeoutMs === undefined ? {} : { timeoutMs: b.timeoutMs })
     }
-  }
-}
-
-/** Raises a clear error for options that cannot work together. */
-export function checkStartOptions (o: StartOptions): void {
-  if (o.apiPort !== undefined && (!Number.isInteger(o.apiPort) || o.apiPort < 0 || o.apiPort > 65535)) {
-    throw new TwinError('OPTION_INVALID', `--api-port must be a port number, got ${o.apiPort}`)
   }
 }

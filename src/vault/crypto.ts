@@ -7,18 +7,15 @@ import { TwinError } from '../errors.js'
  * phrase, "twin/v1/vault"), with HKDF-SHA256 and a purpose label:
  *   chunk ids   HMAC-SHA256(key("twin/v1/vault/chunk-id"), plaintext chunk)
  *   chunk keys  HKDF-SHA256(ikm = vault key, salt = chunk id, info = "twin/v1/vault/chunk-key")
- *   index       key("twin/v1/vault/index"), for the encrypted index snapshots
  * A chunk's key depends on its keyed id, so the same chunk encrypts the same way inside one
  * vault (dedupe) while nobody without the vault key can tell which content it is.
  */
 export class VaultKeys {
   private readonly idKey: Uint8Array
-  readonly indexKey: Uint8Array
 
   constructor (private readonly vaultKey: Uint8Array) {
     assertBytes(vaultKey, 32, 'vault key')
     this.idKey = derive(vaultKey, 'twin/v1/vault/chunk-id')
-    this.indexKey = derive(vaultKey, 'twin/v1/vault/index')
   }
 
   /** The keyed hash that names a chunk inside this vault. */
@@ -37,7 +34,6 @@ function derive (key: Uint8Array, info: string): Uint8Array {
 
 const NONCE = new Uint8Array(12)
 const TAG = 16
-export const CHUNK_OVERHEAD = TAG
 
 /**
  * AES-256-GCM with a key used for exactly one plaintext (a chunk's key is derived from its id,
@@ -59,24 +55,5 @@ export function decryptChunk (key: Uint8Array, chunkId: Uint8Array, ciphertext: 
     return concatBytes(d.update(ciphertext.subarray(0, ciphertext.length - TAG)), d.final())
   } catch {
     throw new TwinError('CHUNK_CORRUPT', 'an encrypted chunk does not decrypt: it was altered or the key is wrong')
-  }
-}
-
-/** Seals a small object (index snapshot) with a random nonce: nonce (12) || AES-256-GCM || tag. */
-export function sealObject (key: Uint8Array, aad: Uint8Array, plaintext: Uint8Array, nonce: Uint8Array): Uint8Array {
-  const c = createCipheriv('aes-256-gcm', key, nonce)
-  c.setAAD(aad)
-  return concatBytes(nonce, c.update(plaintext), c.final(), c.getAuthTag())
-}
-
-export function openObject (key: Uint8Array, aad: Uint8Array, sealed: Uint8Array): Uint8Array {
-  if (sealed.length < 12 + TAG) throw new TwinError('OBJECT_CORRUPT', 'a sealed object is too short')
-  const d = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, 12))
-  d.setAAD(aad)
-  d.setAuthTag(sealed.subarray(sealed.length - TAG))
-  try {
-    return concatBytes(d.update(sealed.subarray(12, sealed.length - TAG)), d.final())
-  } catch {
-    throw new TwinError('OBJECT_CORRUPT', 'a sealed object does not decrypt: it was altered or the key is wrong')
   }
 }

@@ -6,7 +6,7 @@ import { chunkStream, DEFAULT_CHUNKING } from './chunker.js'
 import { decryptChunk, encryptChunk, type VaultKeys } from './crypto.js'
 import { decodeShards, encodeShards } from './erasure.js'
 import { leafCount, merkleRoot, verifyMerkleProof } from './merkle.js'
-import { BackendError, type ShardBackend } from './backend.js'
+import type { ShardBackend } from './backend.js'
 import type { ChunkRow, FileVersion, PeerRow, ShardRow, VaultStore } from './store.js'
 
 /** The erasure code for a number of storage peers: 4+2 from six peers; fewer peers, a smaller code. */
@@ -530,4 +530,3 @@ export async function pool<T> (items: T[], limit: number, fn: (item: T) => Promi
   }))
 }
 
-export { BackendError }
