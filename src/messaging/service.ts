@@ -21,6 +21,9 @@ import type { MessageStore, NewInbound, OutboxRow, OutboxStatus } from './store.
 /** Twin's direct messaging protocol; see docs/PROTOCOL.md, "Delivery". */
 export const MESSAGE_PROTOCOL = '/twin/msg/1.0.0'
 
+/** Streams one connection may open to the direct protocol: a peer needs one, a few while one is replaced. */
+const MAX_INBOUND_STREAMS = 8
+
 /** The twin's own keys, as messaging needs them. */
 export interface Self {
   id: string
@@ -124,7 +127,7 @@ export class Messaging extends EventEmitter {
   async start (): Promise<void> {
     if (this.started) return
     this.started = true
-    await this.node.handle(MESSAGE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 1024 })
+    await this.node.handle(MESSAGE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: MAX_INBOUND_STREAMS })
     this.node.addEventListener('peer:connect', this.onPeerConnect)
     this.kick()
   }
@@ -235,7 +238,7 @@ export class Messaging extends EventEmitter {
 
   /** Serves one inbound stream of the direct protocol: envelopes in, acks and refusals out. */
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new FrameStream(stream)
+    const frames = new FrameStream(stream, { connection: connection.id })
     const reply = (frame: unknown): void => { frames.write(frame).catch(() => { frames.abort('write failed') }) }
     const remote = this.peerToTwin.get(connection.remotePeer.toString())
     if (remote !== undefined && this.store.wake(remote, this.timing.now()) > 0) this.kick()

@@ -13,6 +13,10 @@ import { BackendError } from '../vault/backend.js'
 export const STORAGE_PROTOCOL = '/twin/storage/1.0.0'
 /** Largest frame: a shard of a 4 MiB chunk with k = 1, plus framing. */
 export const MAX_STORAGE_FRAME = 5 * 1024 * 1024
+/** Largest frame before a twin said hello: its record (64 KiB at most) and framing. */
+export const MAX_HELLO_FRAME = 72 * 1024
+/** Streams one connection may open to the storage protocol (a twin uses one). */
+const MAX_INBOUND_STREAMS = 4
 /** Signature context of vault root pointers. */
 export const ROOT_CONTEXT = 'twin/vault-root/v1'
 
@@ -43,7 +47,7 @@ export class StorageService {
   constructor (private readonly node: TwinLibp2p, private readonly dir: string, private readonly quota: number) {}
 
   async start (): Promise<void> {
-    await this.node.handle(STORAGE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 256 })
+    await this.node.handle(STORAGE_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: MAX_INBOUND_STREAMS })
   }
 
   async stop (): Promise<void> {
@@ -60,7 +64,8 @@ export class StorageService {
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new FrameStream(stream, MAX_STORAGE_FRAME)
+    // Small frames until the peer is known: a stranger cannot make the node buffer shards.
+    const frames = new FrameStream(stream, { maxFrameBytes: MAX_HELLO_FRAME, connection: connection.id })
     let owner: { id: string, keys: Array<{ signing: Uint8Array }> } | undefined
     try {
       while (true) {
@@ -74,6 +79,7 @@ export class StorageService {
             const record = decodeRecord(req.rec)
             if (record.net.peer !== connection.remotePeer.toString()) throw new Error('the twin record names another peer than this connection')
             owner = { id: record.state.id, keys: record.state.history }
+            frames.maxFrameBytes = MAX_STORAGE_FRAME
             const st = await this.storeFor(owner.id).stat()
             await frames.write({ ok: true, used: st.used, quota: st.quota })
           } catch (err) {
