@@ -85,12 +85,18 @@ export async function createTwinNode (options: { privateKey: PrivateKey, listen:
   return node
 }
 
-/** A directly reachable node that serves Twin's protocols (a storage node; a relay with more services). */
-export async function createServiceNode (options: { privateKey: PrivateKey, listen: string[], announce?: string[] }, services: Record<string, (components: never) => unknown> = {}): Promise<TwinLibp2p> {
+/**
+ * A node that serves Twin's protocols (a storage node; a relay with more services). With
+ * `circuit`, it also listens through the relays it keeps connected to (a circuit reservation
+ * on each), so it stays reachable behind a NAT or after it moved.
+ */
+export async function createServiceNode (options: { privateKey: PrivateKey, listen: string[], announce?: string[], circuit?: boolean }, services: Record<string, (components: never) => unknown> = {}): Promise<TwinLibp2p> {
   const node = await createLibp2p({
     privateKey: options.privateKey,
-    addresses: { listen: options.listen, ...(options.announce === undefined ? {} : { announce: options.announce }) },
-    transports: [...transports()],
+    addresses: options.circuit === true
+      ? relayedAddresses(options.listen, options.announce)
+      : { listen: options.listen, ...(options.announce === undefined ? {} : { announce: options.announce }) },
+    transports: options.circuit === true ? [...transports(), circuitRelayTransport()] : [...transports()],
     connectionEncrypters: [noise()],
     streamMuxers: [yamux()],
     connectionManager: { maxConnections: 2000, inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 200 },
@@ -98,6 +104,21 @@ export async function createServiceNode (options: { privateKey: PrivateKey, list
   })
   return node as unknown as TwinLibp2p
 }
+
+/**
+ * Listen addresses plus `/p2p-circuit`. Announced addresses replace only the direct ones:
+ * libp2p's `announce` would hide the circuit addresses too, so they are appended and the
+ * listening addresses filtered out instead.
+ */
+function relayedAddresses (listen: string[], announce?: string[]): { listen: string[], appendAnnounce?: string[], announceFilter?: (addrs: Multiaddr[]) => Multiaddr[] } {
+  const base = { listen: [...listen, '/p2p-circuit'] }
+  if (announce === undefined) return base
+  const direct = (a: Multiaddr): string => a.decapsulateCode(P2P_CODE).toString()
+  const announced = new Set(announce.map(a => direct(multiaddr(a))))
+  return { ...base, appendAnnounce: announce, announceFilter: addrs => addrs.filter(a => a.toString().includes('/p2p-circuit') || announced.has(direct(a))) }
+}
+
+const P2P_CODE = 421
 
 /** A short-lived node with a random key, for looking things up (restore). */
 export async function createClientNode (): Promise<TwinLibp2p> {
