@@ -7,11 +7,12 @@ import type { VaultService } from '../twin/vault-service.js'
 import type { FileVersion } from '../vault/store.js'
 import { toHex } from '../wire/index.js'
 import { body } from './server.js'
+import { MAX_INVITE_CHARS } from '../storage/invite.js'
 
 export const putSchema = z.strictObject({ file: z.string().min(1).max(4096), as: z.string().max(4096).optional() })
 export const pathSchema = z.strictObject({ path: z.string().max(4096) })
 export const mvSchema = z.strictObject({ from: z.string().max(4096), to: z.string().max(4096) })
-export const addPeerSchema = z.strictObject({ address: z.string().min(1).max(1000) })
+export const addPeerSchema = z.strictObject({ address: z.string().min(1).max(MAX_INVITE_CHARS) })
 export const removePeerSchema = z.strictObject({ id: z.string().min(1).max(200) })
 
 export function entry (f: FileVersion): { path: string, size: number, modified: string, version: number, hash: string } {

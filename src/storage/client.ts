@@ -1,30 +1,57 @@
 import type { PeerId } from '@libp2p/interface'
+import { multiaddr } from '@multiformats/multiaddr'
+import { peerIdFromString } from '@libp2p/peer-id'
 import { FrameStream } from '../net/frames.js'
 import { RequestStream } from '../net/request-stream.js'
-import { peerAddress, type TwinLibp2p } from '../net/node.js'
-import { BackendError, type AuditProof, type BackendErrorCode, type ShardBackend } from '../vault/backend.js'
+import type { TwinLibp2p } from '../net/node.js'
+import { BackendError, type AuditProof, type ShardBackend } from '../vault/backend.js'
 import { MAX_STORAGE_FRAME, STORAGE_PROTOCOL } from './service.js'
 
-const DIAL_TIMEOUT_MS = 5_000
+/** Long enough for a stale direct address to fail and a circuit through a relay to open. */
+const DIAL_TIMEOUT_MS = 10_000
 const REPLY_TIMEOUT_MS = 60_000
+const P2P_CODE = 421
 
 type Reply = Record<string, unknown> & { err?: string, msg?: string }
+
+/** Where a storage node may be, and what to tell about it: the vault keeps this up to date. */
+export interface StorageNodeTarget {
+  /** The node's peer id. */
+  peer: string
+  /** The owner twin's id, to name it in what its operator must run. */
+  owner: string
+  /** Addresses known for the node (each ending in /p2p/<peer>): given when it was added, learned since. */
+  addresses: () => string[]
+  /** The twin's own relays: the node may keep a reservation there too. */
+  relays: () => string[]
+  /** An invite's one-time secret, shown with the first hello. */
+  invite?: Uint8Array
+  /** Called with the address of each connection that worked. */
+  onConnected?: (address: string) => void
+}
 
 /**
  * A storage node seen from its owner twin: a ShardBackend over one long-lived stream, opened
  * with the twin's record (`hello`) and reopened after a failure. Requests are pipelined; the
  * node answers them in order.
+ *
+ * The node is found by its peer id, the way twins find each other: each time a stream opens,
+ * every address known for it (direct ones first), circuits through the relays it uses (they
+ * are among its addresses), and circuits through the twin's own relays are offered to libp2p,
+ * which dials them in that order; once connected, identify tells the twin the node's current
+ * addresses. A node that restarted on another port or sits behind a NAT is therefore found
+ * again as long as one relay it uses is reachable.
  */
 export class StorageNodeBackend implements ShardBackend {
   readonly id: string
   readonly peerId: PeerId
   private readonly requests: RequestStream
+  private invite: Uint8Array | undefined
 
-  constructor (private readonly node: TwinLibp2p, readonly address: string, private readonly record: () => Uint8Array) {
-    const { ma, peerId } = peerAddress(address)
-    this.peerId = peerId
-    this.id = peerId.toString()
-    void this.node.peerStore.merge(peerId, { multiaddrs: [ma.decapsulate('/p2p')] }).catch(() => {})
+  constructor (private readonly node: TwinLibp2p, private readonly target: StorageNodeTarget, private readonly record: () => Uint8Array) {
+    this.peerId = peerIdFromString(target.peer)
+    this.id = this.peerId.toString()
+    this.invite = target.invite
     this.requests = new RequestStream(
       async () => await this.open(),
       message => new BackendError('unreachable', `storage node ${this.id} is unreachable: ${message}`),
@@ -32,21 +59,60 @@ export class StorageNodeBackend implements ShardBackend {
     )
   }
 
+  /** Every address to try, for the peer store: the node's own, then circuits through the twin's relays. */
+  private candidates (): string[] {
+    const own = this.target.addresses()
+    const viaRelays = this.target.relays().map(r => `${r}/p2p-circuit/p2p/${this.id}`)
+    const out: string[] = []
+    for (const a of [...own, ...viaRelays]) {
+      try {
+        const ma = multiaddr(a)
+        if (ma.getComponents().findLast(c => c.name === 'p2p')?.value !== this.id) continue
+        out.push(ma.decapsulateCode(P2P_CODE).toString())
+      } catch { /* a malformed remembered address is skipped */ }
+    }
+    return [...new Set(out)]
+  }
+
   /** Opens a stream and says hello with the twin's record: the node then acts for this twin only. */
   private async open (): Promise<FrameStream> {
     let frames: FrameStream
     try {
-      frames = new FrameStream(await this.node.dialProtocol(this.peerId, STORAGE_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) }), MAX_STORAGE_FRAME)
-      await frames.write({ op: 'hello', rec: this.record() })
+      await this.node.peerStore.merge(this.peerId, { multiaddrs: this.candidates().map(a => multiaddr(a)) })
+      const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS)
+      const connection = await this.node.dial(this.peerId, { signal })
+      frames = new FrameStream(await connection.newStream(STORAGE_PROTOCOL, { signal }), MAX_STORAGE_FRAME)
+      this.target.onConnected?.(connection.remoteAddr.toString())
+      await frames.write({ op: 'hello', rec: this.record(), ...(this.invite === undefined ? {} : { inv: this.invite }) })
     } catch (err) {
       throw new BackendError('unreachable', `storage node ${this.id} is unreachable: ${(err as Error).message}`)
     }
     const hello = await frames.read({ signal: AbortSignal.timeout(REPLY_TIMEOUT_MS) }).catch(() => undefined) as Reply | undefined
     if (hello?.ok !== true) {
       frames.abort('refused')
-      throw new BackendError(hello === undefined ? 'unreachable' : 'rejected', `storage node ${this.id} refused this twin: ${hello?.msg ?? 'no answer'}`)
+      if (hello === undefined) throw new BackendError('unreachable', `storage node ${this.id} did not answer`)
+      throw this.refusal(hello, 'hello')
     }
+    this.invite = undefined // used up: the node admitted this twin
     return frames
+  }
+
+  /** A refusal in words that say what to do; the node's own text is used only for other errors. */
+  private refusal (r: Reply, during: 'hello' | 'request' = 'request'): BackendError {
+    const node = `storage node ${this.id}`
+    const allow = `\`twin storage-node allow ${this.target.owner}\``
+    switch (r.err) {
+      case 'not-admitted': return new BackendError('not-admitted', `${node} has not admitted this twin: its operator must run ${allow}, or give you an invite (\`twin storage-node invite\`) to add with \`twin storage add TOKEN\``)
+      case 'denied': return new BackendError('denied', `the operator of ${node} refused this twin; only they can admit it again, with ${allow}`)
+      case 'invite-used': return new BackendError('not-admitted', `${node} refused the invite: another twin already used it; ask its operator for a new one`)
+      case 'invite-expired': return new BackendError('not-admitted', `${node} refused the invite: it expired; ask its operator for a new one`)
+      case 'invite-unknown': return new BackendError('not-admitted', `${node} does not know this invite (it was made for another node, or the node's database was reset); ask its operator for a new one`)
+      case 'over-quota': case 'not-found': return new BackendError(r.err, `${node}: ${r.msg ?? r.err}`)
+      default: {
+        const why = typeof r.msg === 'string' ? r.msg : 'no reason given'
+        return new BackendError('rejected', during === 'hello' ? `${node} refused this twin: ${why}` : `${node}: ${why}`)
+      }
+    }
   }
 
   private async request (frame: unknown): Promise<Reply> {
@@ -54,7 +120,7 @@ export class StorageNodeBackend implements ShardBackend {
   }
 
   private check (r: Reply): Reply {
-    if (typeof r.err === 'string') throw new BackendError((['over-quota', 'rejected', 'not-found'].includes(r.err) ? r.err : 'rejected') as BackendErrorCode, `storage node ${this.id}: ${r.msg ?? r.err}`)
+    if (typeof r.err === 'string') throw this.refusal(r)
     return r
   }
 

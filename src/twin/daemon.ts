@@ -105,7 +105,7 @@ export class TwinDaemon extends NodeRole {
     if (this.secrets.vault === undefined) {
       throw new TwinError('VAULT_KEY_MISSING', 'this twin\'s key file has no vault key (it was made before the vault existed): run `twin rotate --phrase-file FILE` once to add it')
     }
-    this.vault = new VaultService(this.db, this.secrets.vault, this.home, this.node, () => this.publishRecord(), {
+    this.vault = new VaultService(this.db, this.secrets.vault, this.home, { node: this.node, record: () => this.publishRecord(), relays: () => this.ownRelays }, {
       id: this.identity.state.id,
       sign: payload => signWithContext(this.secrets.signing, ROOT_CONTEXT, payload),
       verify: (payload, sig) => verifyWithContext(this.identity.state.keys.signing, ROOT_CONTEXT, payload, sig)

@@ -10,7 +10,11 @@ import { Vault, codeFor, vaultPath, type Progress, type PutResult, type RootSign
 import { FolderShardStore } from '../vault/local-store.js'
 import type { ShardBackend } from '../vault/backend.js'
 import { estimateDurability } from '../vault/durability.js'
-import { StorageNodeBackend } from '../storage/client.js'
+import { StorageNodeBackend, type StorageNodeTarget } from '../storage/client.js'
+import { isInvite, parseInvite } from '../storage/invite.js'
+import { StorageNodeError } from '../storage/errors.js'
+import { BackendError } from '../vault/backend.js'
+import type { IdentifyResult } from '@libp2p/interface'
 import type { TwinLibp2p } from '../net/node.js'
 import { peerAddress } from '../net/node.js'
 
@@ -18,8 +22,20 @@ import { peerAddress } from '../net/node.js'
 export const LOCAL_FOLDERS = 6
 /** How often audits, repair and orphan collection run in the background. */
 export const REPAIR_INTERVAL_MS = 15 * 60_000
+/** Addresses remembered per storage node (newest first): enough for its direct and relay circuit addresses. */
+const KNOWN_ADDRESSES = 16
+
+/** What the vault needs from the twin's network to reach its storage nodes. */
+export interface VaultNetwork {
+  node: TwinLibp2p
+  /** The twin's current record, for each storage node's hello. */
+  record: () => Uint8Array
+  /** The twin's own relays: its storage nodes may be reachable through them. */
+  relays: () => string[]
+}
 
 export interface StorageStatus {
+  /** `address`: where the peer was last reached (a storage node's working address). */
   peers: Array<{ id: string, address: string, kind: string, online: boolean, used: number | null, quota: number | null, availability: number | null }>
   files: number
   healthy: number
@@ -39,12 +55,13 @@ export interface StorageStatus {
 export class VaultService {
   readonly store: VaultStore
   readonly vault: Vault
+  private readonly keys: VaultKeys
   private readonly backends = new Map<string, ShardBackend>()
   private timer: NodeJS.Timeout | undefined
   private snapshotTimer: NodeJS.Timeout | undefined
   private busy: Promise<unknown> = Promise.resolve()
 
-  constructor (db: Db, vaultKey: Uint8Array, private readonly home: string, private readonly node: TwinLibp2p, private readonly record: () => Uint8Array, signer: RootSigner) {
+  constructor (db: Db, vaultKey: Uint8Array, private readonly home: string, private readonly net: VaultNetwork, private readonly signer: RootSigner) {
     this.store = new VaultStore(db)
     const check = toHex(sha256(new TextEncoder().encode('twin/v1/vault-check'), vaultKey))
     const known = this.store.setting('key-check')
@@ -53,19 +70,52 @@ export class VaultService {
     if (this.store.peers(true).length === 0) {
       for (let i = 0; i < LOCAL_FOLDERS; i++) this.store.addPeer(`local:${i}`, join(home, 'vault', `local-${i}`), 'local')
     }
-    this.vault = new Vault(this.store, new VaultKeys(vaultKey), () => this.backendMap(), signer)
+    this.keys = new VaultKeys(vaultKey)
+    this.vault = new Vault(this.store, this.keys, () => this.backendMap(), signer)
   }
 
   /** Backends of every peer ever used (removed ones too, so their shards stay readable until repaired). */
   private backendMap (): Map<string, ShardBackend> {
     for (const p of this.store.peers(true)) {
       if (this.backends.has(p.id)) continue
-      this.backends.set(p.id, p.kind === 'local' ? new FolderShardStore(p.id, p.address) : new StorageNodeBackend(this.node, p.address, this.record))
+      this.backends.set(p.id, p.kind === 'local' ? new FolderShardStore(p.id, p.address) : new StorageNodeBackend(this.net.node, this.target(p.id), this.net.record))
     }
     return this.backends
   }
 
+  /** How to find a storage node by its peer id: the addresses known for it, circuits through the relays. */
+  private target (peer: string, given: string[] = [], invite?: Uint8Array): StorageNodeTarget {
+    return {
+      peer,
+      owner: this.signer.id,
+      addresses: () => this.addressesOf(peer, given),
+      relays: this.net.relays,
+      ...(invite === undefined ? {} : { invite }),
+      onConnected: address => { this.store.setPeerAddress(peer, address) }
+    }
+  }
+
+  /** The last working address first, then the others known (from its invite, learned by identify). */
+  private addressesOf (peer: string, given: string[] = []): string[] {
+    const row = this.store.peers(true).find(p => p.id === peer)
+    return [...new Set([...(row === undefined ? [] : [row.address]), ...given, ...this.store.knownAddresses(peer)])]
+  }
+
+  /** Identify told the twin a storage node's current addresses: remember them for the next dial, also after a restart. */
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    const peer = evt.detail.peerId.toString()
+    if (!this.store.peers(true).some(p => p.id === peer && p.kind === 'node')) return
+    this.learn(peer, evt.detail.listenAddrs.map(String))
+  }
+
+  private learn (peer: string, addresses: string[]): void {
+    const full = addresses.map(a => a.endsWith(`/p2p/${peer}`) ? a : `${a}/p2p/${peer}`)
+    const known = [...new Set([...full, ...this.store.knownAddresses(peer)])].slice(0, KNOWN_ADDRESSES)
+    if (JSON.stringify(known) !== JSON.stringify(this.store.knownAddresses(peer))) this.store.setKnownAddresses(peer, known)
+  }
+
   async start (): Promise<void> {
+    this.net.node.addEventListener('peer:identify', this.onIdentify)
     await this.vault.collectOrphans().catch(() => 0)
     if (this.store.allFiles().length === 0 && this.store.peers().some(p => p.kind === 'node')) {
       await this.vault.recover().catch(() => undefined)
@@ -75,6 +125,7 @@ export class VaultService {
   }
 
   async stop (): Promise<void> {
+    this.net.node.removeEventListener('peer:identify', this.onIdentify)
     if (this.timer !== undefined) clearInterval(this.timer)
     if (this.snapshotTimer !== undefined) {
       clearTimeout(this.snapshotTimer)
@@ -165,20 +216,43 @@ export class VaultService {
     return r
   }
 
-  /** Adds a storage node by multiaddr after checking that it answers and accepts this twin. */
-  async addPeer (address: string): Promise<{ id: string, address: string }> {
-    const { peerId } = peerAddress(address)
-    const id = peerId.toString()
-    const backend = new StorageNodeBackend(this.node, address, this.record)
+  /**
+   * Adds a storage node, from an invite (which admits this twin, once) or a multiaddr (for a
+   * node that admits it already), after checking that it answers and accepts this twin.
+   */
+  async addPeer (input: string): Promise<{ id: string, address: string }> {
+    let id: string
+    let given: string[]
+    let invite: Uint8Array | undefined
+    if (isInvite(input)) {
+      const inv = parseInvite(input)
+      if (inv.expires <= Date.now()) throw new StorageNodeError('INVITE_EXPIRED', `this invite expired at ${new Date(inv.expires).toISOString()}; ask the node's operator for a new one`)
+      id = inv.peer
+      given = inv.addrs
+      invite = inv.secret
+    } else {
+      id = peerAddress(input).peerId.toString()
+      given = [input]
+    }
+    let working: string | undefined
+    const target = { ...this.target(id, given, invite), onConnected: (a: string) => { working = a } }
+    const backend = new StorageNodeBackend(this.net.node, target, this.net.record)
     try {
       await backend.stat()
     } catch (err) {
       backend.close()
+      // The operator's choice is reported as it is, with what they must run.
+      if (err instanceof BackendError && (err.reason === 'not-admitted' || err.reason === 'denied')) throw err
       throw new TwinError('STORAGE_UNREACHABLE', `cannot use storage node ${id}: ${(err as Error).message}`)
     }
-    ;(this.backends.get(id) as StorageNodeBackend | undefined)?.close?.()
-    this.backends.set(id, backend)
+    const address = working ?? given[0] ?? `/p2p/${id}`
     this.store.addPeer(id, address, 'node')
+    const learned = await this.net.node.peerStore.get(backend.peerId).then(p => p.addresses.map(a => a.multiaddr.toString())).catch(() => [] as string[])
+    this.learn(id, [...given, ...learned])
+    // From now on the backend finds the node through what the vault remembers.
+    backend.close()
+    ;(this.backends.get(id) as StorageNodeBackend | undefined)?.close?.()
+    this.backends.delete(id)
     // With real storage nodes, the local folders stop taking new shards; repair moves theirs over.
     for (const p of this.store.peers()) if (p.kind === 'local') this.store.removePeer(p.id)
     this.changed()

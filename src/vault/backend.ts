@@ -26,12 +26,16 @@ export interface ShardBackend {
   getRoot: () => Promise<Uint8Array | undefined>
 }
 
-export type BackendErrorCode = 'over-quota' | 'rejected' | 'unreachable' | 'not-found'
+/**
+ * Why a backend refused: `not-admitted` and `denied` are a storage node's operator's choice
+ * (the twin was never admitted, or was refused since), not a fault of the node.
+ */
+export type BackendErrorCode = 'over-quota' | 'rejected' | 'unreachable' | 'not-found' | 'not-admitted' | 'denied'
 
 export class BackendError extends TwinError {
   readonly reason: BackendErrorCode
   constructor (reason: BackendErrorCode, message: string) {
-    super('STORAGE_' + reason.toUpperCase().replace('-', '_'), message)
+    super('STORAGE_' + reason.toUpperCase().replaceAll('-', '_'), message)
     this.name = 'BackendError'
     this.reason = reason
   }

@@ -1,20 +1,36 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { equalBytes, fromHex, toHex } from '../wire/index.js'
-import { BackendError, type AuditProof, type ShardBackend } from './backend.js'
+import { type AuditProof, BackendError, type ShardBackend } from './backend.js'
 import { LEAF_SIZE, leafCount, merkleProof, merkleRoot } from './merkle.js'
+
+/**
+ * Where a folder's bytes are counted against a quota (a storage node's per-twin account).
+ * `reserve` is synchronous: nothing can run between its check and its reservation, so
+ * parallel puts never add up past the quota.
+ */
+export interface ShardAccount {
+  /** Reserves room for `bytes` more, or throws a BackendError (`over-quota`, `rejected`). */
+  reserve: (bytes: number) => void
+  /** Gives back bytes reserved for a write that failed, or held by a deleted shard. */
+  release: (bytes: number) => void
+  usage: () => { used: number, quota: number | null }
+}
 
 /**
  * Shards in a folder, one file per shard at `<dir>/<first two hex digits>/<address in hex>`,
  * written to a temporary name, fsynced and renamed, so a crash leaves a whole shard or none.
  * Used for the embedded default (folders under the twin's home) and by storage nodes for each
- * owner. It does not check what it reads back: the owner does.
+ * owner, with an account that enforces its quota. It does not check what it reads back: the
+ * owner does.
  */
 export class FolderShardStore implements ShardBackend {
-  /** Bytes held, counted once from disk and then kept up to date. */
+  /** Bytes held, counted once from disk and then kept up to date (without an account). */
   private used: Promise<number> | undefined
+  /** Writes and deletes of one address run one after another (the same shard put twice at once). */
+  private readonly busy = new Map<string, Promise<unknown>>()
 
-  constructor (readonly id: string, readonly dir: string, private readonly quota: number | null = null) {}
+  constructor (readonly id: string, readonly dir: string, private readonly account?: ShardAccount) {}
 
   private async usedBytes (): Promise<number> {
     this.used ??= (async () => {
@@ -27,7 +43,7 @@ export class FolderShardStore implements ShardBackend {
     return await this.used
   }
 
-  private account (delta: number): void {
+  private count (delta: number): void {
     if (this.used !== undefined) this.used = this.used.then(n => n + delta)
   }
 
@@ -36,30 +52,48 @@ export class FolderShardStore implements ShardBackend {
     return join(this.dir, hex.slice(0, 2), hex)
   }
 
+  private async serial<T> (addr: Uint8Array, fn: () => Promise<T>): Promise<T> {
+    const key = toHex(addr)
+    const run = (this.busy.get(key) ?? Promise.resolve()).catch(() => { /* the previous caller got its error */ }).then(fn)
+    this.busy.set(key, run)
+    try {
+      return await run
+    } finally {
+      if (this.busy.get(key) === run) this.busy.delete(key)
+    }
+  }
+
   async put (addr: Uint8Array, data: Uint8Array): Promise<void> {
     if (!equalBytes(merkleRoot(data), addr)) throw new BackendError('rejected', 'the shard does not match its address')
-    const path = this.path(addr)
-    let replacing = 0
-    try {
-      const existing = new Uint8Array(await readFile(path))
-      if (equalBytes(merkleRoot(existing), addr)) return // content-addressed: already here, intact
-      replacing = existing.length // damaged on disk: a repair writes it again
-    } catch { /* new shard */ }
-    if (this.quota !== null && replacing === 0) {
-      const used = await this.usedBytes()
-      if (used + data.length > this.quota) throw new BackendError('over-quota', `storage ${this.id} is full: ${used} of ${this.quota} bytes used`)
-    }
-    await mkdir(join(path, '..'), { recursive: true, mode: 0o700 })
-    const tmp = `${path}.${process.pid}.tmp`
-    const fh = await open(tmp, 'w', 0o600)
-    try {
-      await fh.writeFile(data)
-      await fh.sync()
-    } finally {
-      await fh.close()
-    }
-    await rename(tmp, path)
-    this.account(data.length - replacing)
+    await this.serial(addr, async () => {
+      const path = this.path(addr)
+      let replacing = 0
+      try {
+        const existing = new Uint8Array(await readFile(path))
+        if (equalBytes(merkleRoot(existing), addr)) return // content-addressed: already here, intact
+        replacing = existing.length // damaged on disk: a repair writes it again
+      } catch { /* new shard */ }
+      const grow = Math.max(0, data.length - replacing)
+      this.account?.reserve(grow)
+      const tmp = `${path}.${process.pid}.tmp`
+      try {
+        await mkdir(join(path, '..'), { recursive: true, mode: 0o700 })
+        const fh = await open(tmp, 'w', 0o600)
+        try {
+          await fh.writeFile(data)
+          await fh.sync()
+        } finally {
+          await fh.close()
+        }
+        await rename(tmp, path)
+      } catch (err) {
+        await rm(tmp, { force: true })
+        this.account?.release(grow)
+        throw err
+      }
+      if (data.length < replacing) this.account?.release(replacing - data.length)
+      this.count(data.length - replacing)
+    })
   }
 
   async get (addr: Uint8Array): Promise<Uint8Array | undefined> {
@@ -71,10 +105,13 @@ export class FolderShardStore implements ShardBackend {
   }
 
   async delete (addr: Uint8Array): Promise<void> {
-    let size: number
-    try { size = (await stat(this.path(addr))).size } catch { return }
-    await rm(this.path(addr), { force: true })
-    this.account(-size)
+    await this.serial(addr, async () => {
+      let size: number
+      try { size = (await stat(this.path(addr))).size } catch { return }
+      await rm(this.path(addr), { force: true })
+      this.account?.release(size)
+      this.count(-size)
+    })
   }
 
   async audit (addr: Uint8Array, leaf: number): Promise<AuditProof | undefined> {
@@ -101,7 +138,7 @@ export class FolderShardStore implements ShardBackend {
   }
 
   async stat (): Promise<{ used: number, quota: number | null }> {
-    return { used: await this.usedBytes(), quota: this.quota }
+    return this.account?.usage() ?? { used: await this.usedBytes(), quota: null }
   }
 
   async putRoot (root: Uint8Array): Promise<void> {

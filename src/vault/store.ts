@@ -150,6 +150,21 @@ export class VaultStore {
       ON CONFLICT (id) DO UPDATE SET address = excluded.address, removed = NULL`).run(id, address, kind, now)
   }
 
+  /** Records the address a storage node was last reached at (what `storage status` shows). */
+  setPeerAddress (id: string, address: string): void {
+    this.db.prepare('UPDATE vault_peers SET address = ? WHERE id = ? AND address <> ?').run(address, id, address)
+  }
+
+  /** Addresses known for a storage node besides its last working one: from its invite, and learned from it since. */
+  knownAddresses (id: string): string[] {
+    const s = this.setting(`addrs:${id}`)
+    return s === undefined ? [] : JSON.parse(s) as string[]
+  }
+
+  setKnownAddresses (id: string, addresses: string[]): void {
+    this.setSetting(`addrs:${id}`, JSON.stringify(addresses))
+  }
+
   removePeer (id: string, now = Date.now()): boolean {
     return this.db.prepare('UPDATE vault_peers SET removed = ? WHERE id = ? AND removed IS NULL').run(now, id).changes === 1
   }

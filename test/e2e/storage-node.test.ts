@@ -4,11 +4,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir } from './helpers.js'
 import { Procs } from './processes.js'
 import { backendSuite } from '../unit/backend-suite.js'
-import { createDocument, createIdentity, generatePhrase } from '../../src/identity/index.js'
-import { createClientNode, createTwinNode, peerKeyFromSigningSeed, stopNode, type TwinLibp2p } from '../../src/net/node.js'
-import { encodeRecord } from '../../src/net/record.js'
-import { StorageNodeBackend } from '../../src/storage/client.js'
+import { createClientNode, stopNode, type TwinLibp2p } from '../../src/net/node.js'
 import { BackendError } from '../../src/vault/backend.js'
+import { nodeBackend, twinClient as newTwinClient, type TwinClient } from './storage-clients.js'
 import { merkleRoot } from '../../src/vault/merkle.js'
 
 // The storage node process, reached over libp2p the way a twin reaches it.
@@ -21,26 +19,20 @@ afterAll(async () => {
   tmp.cleanup()
 })
 
+// Open nodes: admission is not the point here (test/e2e/abuse/storage.test.ts is about it).
 async function storageNode (name: string, quota: string): Promise<string> {
-  const ready = await procs.spawn(['storage-node', '--home', join(tmp.path, name), '--quota', quota, '--listen', '/ip4/127.0.0.1/tcp/0']).ready()
+  const ready = await procs.spawn(['storage-node', '--open', '--home', join(tmp.path, name), '--quota', quota, '--listen', '/ip4/127.0.0.1/tcp/0']).ready()
   return ready.addresses[0]
 }
 
-/** A twin as a storage node sees it: its libp2p node and its record naming that node's peer. */
-async function twinClient (): Promise<{ node: TwinLibp2p, record: Uint8Array }> {
-  const made = createIdentity(generatePhrase())
-  const node = await createTwinNode({ privateKey: await peerKeyFromSigningSeed(made.current.signing), listen: [], relays: [] })
-  libp2pNodes.push(node)
-  const doc = createDocument(made.state, made.current.signing, { name: 't', peer: node.peerId.toString(), addrs: [], relays: [] })
-  return { node, record: encodeRecord(made.events, doc) }
-}
+const twinClient = async (): Promise<TwinClient> => await newTwinClient(libp2pNodes)
 
 let address: string
 beforeAll(async () => { address = await storageNode('sn', '64MiB') }, 60_000)
 
 backendSuite('storage node', async () => {
   const t = await twinClient()
-  const backend = new StorageNodeBackend(t.node, address, () => t.record)
+  const backend = nodeBackend(t, address)
   return { backend, teardown: async () => { backend.close() } }
 })
 
@@ -48,8 +40,8 @@ describe('storage node access', () => {
   it('keeps each twin\'s shards apart: another twin can neither read, list nor delete them', async () => {
     const a = await twinClient()
     const b = await twinClient()
-    const alice = new StorageNodeBackend(a.node, address, () => a.record)
-    const bob = new StorageNodeBackend(b.node, address, () => b.record)
+    const alice = nodeBackend(a, address)
+    const bob = nodeBackend(b, address)
     const data = new Uint8Array(randomBytes(5000))
     const addr = merkleRoot(data)
     await alice.put(addr, data)
@@ -63,7 +55,7 @@ describe('storage node access', () => {
     const a = await twinClient()
     const thief = await createClientNode()
     libp2pNodes.push(thief)
-    const impostor = new StorageNodeBackend(thief, address, () => a.record)
+    const impostor = nodeBackend({ ...a, node: thief }, address)
     const err = await impostor.stat().catch(e => e)
     expect(err).toBeInstanceOf(BackendError)
     expect(err.message).toMatch(/names another peer/)
@@ -72,7 +64,7 @@ describe('storage node access', () => {
   it('refuses shards over the owner\'s quota with a clear error', async () => {
     const small = await storageNode('small', '1MiB')
     const a = await twinClient()
-    const backend = new StorageNodeBackend(a.node, small, () => a.record)
+    const backend = nodeBackend(a, small)
     const first = new Uint8Array(randomBytes(700 * 1024))
     await backend.put(merkleRoot(first), first)
     const second = new Uint8Array(randomBytes(700 * 1024))

@@ -122,7 +122,7 @@ export async function repair (opts: CommonOptions): Promise<void> {
 
 export async function storageAdd (address: string, opts: CommonOptions): Promise<void> {
   const r = await callApi(resolveHome(opts.home), 'POST', '/v1/storage/add', { address }) as { id: string, address: string }
-  emit(opts.json, r, () => `added storage node ${r.id}`)
+  emit(opts.json, r, () => `added storage node ${r.id} (reached at ${r.address})`)
 }
 
 export async function storageRemove (id: string, opts: CommonOptions): Promise<void> {
@@ -137,34 +137,14 @@ export async function storageLs (opts: CommonOptions): Promise<void> {
 
 export async function storageStatus (opts: CommonOptions): Promise<void> {
   const s = await callApi(resolveHome(opts.home), 'GET', '/v1/storage/status') as {
-    peers: Array<{ id: string, online: boolean, used: number | null, quota: number | null, kind: string }>
+    peers: Array<{ id: string, address: string, online: boolean, used: number | null, quota: number | null, kind: string }>
     files: number, healthy: number, degraded: number, lost: number, durability: number, code: { k: number, m: number }, note: string
   }
-  emit(opts.json, { peers: s.peers.map(p => ({ id: p.id, online: p.online, used: p.used, quota: p.quota })), files: s.files, healthy: s.healthy, degraded: s.degraded, lost: s.lost, durability: s.durability, code: s.code, note: s.note }, () => [
-    ...s.peers.map(p => `${p.online ? 'online ' : 'OFFLINE'}  ${p.id}  ${p.used === null ? '' : human(p.used)}${p.quota === null ? '' : ` of ${human(p.quota)}`}`),
+  emit(opts.json, { peers: s.peers.map(p => ({ id: p.id, address: p.address, online: p.online, used: p.used, quota: p.quota })), files: s.files, healthy: s.healthy, degraded: s.degraded, lost: s.lost, durability: s.durability, code: s.code, note: s.note }, () => [
+    ...s.peers.map(p => `${p.online ? 'online ' : 'OFFLINE'}  ${p.id}  ${p.used === null ? '' : human(p.used)}${p.quota === null ? '' : ` of ${human(p.quota)}`}${p.kind === 'node' ? `  ${p.online ? 'at' : 'last at'} ${p.address}` : ''}`),
     `files        ${s.files}: ${s.healthy} healthy, ${s.degraded} degraded, ${s.lost} lost`,
     `code         ${s.code.k} + ${s.code.m}`,
     `durability   ${s.durability} nines per year (estimate; see docs/PROTOCOL.md)`,
     `note         ${s.note}`
   ].join('\n'))
-}
-
-export async function storageNode (opts: CommonOptions & { dir?: string, quota?: string, listen?: string[], announce?: string[], bootstrap?: string[] }): Promise<void> {
-  const { keepRunningOnStrayErrors } = await import('./network.js')
-  keepRunningOnStrayErrors()
-  const { StorageNode, parseSize } = await import('../../storage/node.js')
-  const home = resolveHome(opts.home)
-  const node = new StorageNode(home, {
-    dir: opts.dir ?? `${home}/shards`,
-    quota: parseSize(opts.quota ?? '10GiB'),
-    listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/0'],
-    ...(opts.announce === undefined ? {} : { announce: opts.announce }),
-    ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap })
-  })
-  await node.start()
-  const addresses = node.addresses()
-  emit(opts.json, { peerId: node.node.peerId.toString(), addresses }, () =>
-    `storage node ${node.node.peerId.toString()} is running; twins add it with: twin storage add ${addresses[0] ?? ''}; Ctrl-C stops it`)
-  await new Promise<void>(resolve => { process.once('SIGINT', () => { resolve() }); process.once('SIGTERM', () => { resolve() }) })
-  await node.stop()
 }
