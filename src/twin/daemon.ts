@@ -204,15 +204,21 @@ export class TwinDaemon extends NodeRole {
     return [...direct, ...circuits]
   }
 
-  /** Signs a new document with the current addresses when they changed, stores it, returns the record. */
+  /**
+   * Signs a new document when what it publishes changed, stores it, and returns the record.
+   * It publishes only what others need to reach the twin (peer, addresses, relays); where its
+   * vault lives is in `vault`, sealed for the owner alone, and the plain `storage` list of
+   * earlier versions is dropped.
+   */
   private publishRecord (): Uint8Array {
     const d = this.identity.document.d
-    const storage = this.vault?.nodeAddresses() ?? []
-    const fields = { peer: this.node.peerId.toString(), addrs: this.addresses(), relays: this.ownRelays, storage }
+    const vault = this.vault === undefined ? d.vault : this.vault.locatorField(d.vault)
+    const fields = { peer: this.node.peerId.toString(), addrs: this.addresses(), relays: this.ownRelays }
     const same = d.peer === fields.peer && JSON.stringify(d.addrs) === JSON.stringify(fields.addrs) &&
-      JSON.stringify(d.relays) === JSON.stringify(fields.relays) && JSON.stringify(d.storage ?? []) === JSON.stringify(storage)
+      JSON.stringify(d.relays) === JSON.stringify(fields.relays) && d.vault === vault && d.storage === undefined
     if (!same) {
-      const document = createDocument(this.identity.state, this.secrets.signing, { ...d, ...fields, name: this.identity.name }, d.seq)
+      const { storage: _plain, vault: _sealed, ...kept } = d
+      const document = createDocument(this.identity.state, this.secrets.signing, { ...kept, ...fields, ...(vault === undefined ? {} : { vault }), name: this.identity.name }, d.seq)
       new IdentityStore(this.db).save(this.identity.events, document)
       this.identity = { ...this.identity, document }
     }

@@ -14,6 +14,7 @@ import { StorageNodeBackend, type StorageNodeTarget } from '../storage/client.js
 import { isInvite, parseInvite } from '../storage/invite.js'
 import { StorageNodeError } from '../storage/errors.js'
 import { BackendError } from '../vault/backend.js'
+import { openLocator, sealLocator, MAX_LOCATOR_ADDRS, type NodeLocation } from '../vault/locator.js'
 import type { IdentifyResult } from '@libp2p/interface'
 import type { TwinLibp2p } from '../net/node.js'
 import { peerAddress } from '../net/node.js'
@@ -274,9 +275,25 @@ export class VaultService {
     return this.store.peers()
   }
 
-  /** Storage nodes as published in the twin document, so a restore can find them. */
-  nodeAddresses (): string[] {
-    return this.store.peers().filter(p => p.kind === 'node').map(p => p.address)
+  /** The storage nodes and how to reach them, for the twin document's sealed `vault` field. */
+  locator (): NodeLocation[] {
+    return this.store.peers().filter(p => p.kind === 'node').map(p => ({ peer: p.id, addrs: this.addressesOf(p.id).slice(0, MAX_LOCATOR_ADDRS) }))
+  }
+
+  /**
+   * The twin document's `vault` field for the current storage nodes: `current` itself when it
+   * already says the same (sealing again would change the bytes, and re-sign the document, at
+   * every publish), undefined when there are none.
+   */
+  locatorField (current: unknown): Uint8Array | undefined {
+    const nodes = this.locator()
+    if (nodes.length === 0) return undefined
+    if (current instanceof Uint8Array) {
+      try {
+        if (JSON.stringify(openLocator(this.keys, this.signer.id, current)) === JSON.stringify(nodes)) return current
+      } catch { /* not this vault's, or damaged: sealed again below */ }
+    }
+    return sealLocator(this.keys, this.signer.id, nodes)
   }
 
   async status (): Promise<StorageStatus> {

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import { TwinError } from '../errors.js'
 import { bytesSchema, decodeCbor, encodeCbor, equalBytes, fromHex, toHex } from '../wire/index.js'
 import { chunkStream, DEFAULT_CHUNKING } from './chunker.js'
-import { decryptChunk, encryptChunk, type VaultKeys } from './crypto.js'
+import { decryptChunk, encryptChunk, openForOwner, sealForOwner, type VaultKeys } from './crypto.js'
 import { decodeShards, encodeShards } from './erasure.js'
 import { leafCount, merkleRoot, verifyMerkleProof } from './merkle.js'
 import type { ShardBackend } from './backend.js'
@@ -46,16 +46,17 @@ const IN_FLIGHT_CHUNKS = 3
 /** Chunks fetched ahead of the reader; shards of several chunks travel at once. */
 const READ_AHEAD_CHUNKS = 6
 
-const rootSchema = z.strictObject({
-  r: z.strictObject({
-    v: z.literal(1),
-    id: z.string().max(100),
-    seq: z.number().int().min(0),
-    created: z.number().int().min(0),
-    snapshot: z.strictObject({ size: z.number().int().min(0), chunks: z.array(bytesSchema()) })
-  }),
-  sig: bytesSchema(64)
-})
+const snapshotSchema = z.strictObject({ size: z.number().int().min(0), chunks: z.array(bytesSchema()) })
+const rootHeader = { id: z.string().max(100), seq: z.number().int().min(0), created: z.number().int().min(0) }
+/** Version 1 (read only): the snapshot's description in plain CBOR, which told each node where the others are. */
+const rootV1Schema = z.strictObject({ r: z.strictObject({ v: z.literal(1), ...rootHeader, snapshot: snapshotSchema }), sig: bytesSchema(64) })
+/** Version 2: the description sealed under the root key; a node still checks id, seq and signature. */
+const rootV2Schema = z.strictObject({ r: z.strictObject({ v: z.literal(2), ...rootHeader, snap: bytesSchema() }), sig: bytesSchema(64) })
+const rootSchema = z.union([rootV1Schema, rootV2Schema])
+type SnapshotRef = z.infer<typeof snapshotSchema>
+
+/** Associated data of a root's sealed snapshot description: the root's own header. */
+const rootAad = (r: { id: string, seq: number, created: number }): Uint8Array => encodeCbor({ v: 2, id: r.id, seq: r.seq, created: r.created })
 
 /**
  * The vault: files chunked, encrypted, erasure-coded and spread over storage peers, with the
@@ -456,8 +457,11 @@ export class Vault {
       shards.push(...stored.shards)
     }
     const seq = Number(this.store.setting('root-seq') ?? '0') + 1
-    // The snapshot's own chunks are described inside the root, since the restored index cannot describe itself.
-    const r = { v: 1 as const, id: this.signer.id, seq, created: Date.now(), snapshot: { size: data.length, chunks: ids.map(id => encodeCbor({ chunk: chunks.find(c => equalBytes(c.id, id)), shards: shards.filter(s => equalBytes(s.chunk, id)) })) } }
+    // The snapshot's own chunks are described inside the root, since the restored index cannot
+    // describe itself; sealed, since the description names every other peer holding a shard.
+    const snapshot: SnapshotRef = { size: data.length, chunks: ids.map(id => encodeCbor({ chunk: chunks.find(c => equalBytes(c.id, id)), shards: shards.filter(s => equalBytes(s.chunk, id)) })) }
+    const header = { id: this.signer.id, seq, created: Date.now() }
+    const r = { v: 2 as const, ...header, snap: sealForOwner(this.keys.rootKey, rootAad(header), encodeCbor(snapshot)) }
     const root = encodeCbor({ r, sig: this.signer.sign(encodeCbor(r)) })
     let kept = 0
     await Promise.all(peers.map(async b => { try { await b.putRoot(root); kept++ } catch { /* others keep it */ } }))
@@ -477,9 +481,15 @@ export class Vault {
     return seq
   }
 
-  /** Rebuilds the index from the newest valid root found on the peers. */
+  private openSnapshot (r: z.infer<typeof rootV2Schema>['r']): SnapshotRef {
+    const parsed = snapshotSchema.safeParse(decodeCbor(openForOwner(this.keys.rootKey, rootAad(r), r.snap, 'snapshot description'), 'snapshot description'))
+    if (!parsed.success) throw new TwinError('ROOT_INVALID', 'a root\'s snapshot description has the wrong shape')
+    return parsed.data
+  }
+
+  /** Rebuilds the index from the newest valid root found on the peers (either root version). */
   async recover (): Promise<{ seq: number, files: number } | undefined> {
-    let best: z.infer<typeof rootSchema>['r'] | undefined
+    let best: { seq: number, snapshot: SnapshotRef } | undefined
     for (const b of this.activeBackends()) {
       try {
         const bytes = await b.getRoot()
@@ -488,8 +498,9 @@ export class Vault {
         if (!parsed.success) continue
         const { r, sig } = parsed.data
         if (r.id !== this.signer.id || !this.signer.verify(encodeCbor(r), sig)) continue
-        if (best === undefined || r.seq > best.seq) best = r
-      } catch { /* an unreachable or lying peer is skipped */ }
+        if (best !== undefined && r.seq <= best.seq) continue
+        best = { seq: r.seq, snapshot: r.v === 1 ? r.snapshot : this.openSnapshot(r) }
+      } catch { /* an unreachable or lying peer, or a root this vault's key does not open, is skipped */ }
     }
     if (best === undefined) return undefined
     // Teach the store the snapshot's chunks so readChunk can find them, then read the snapshot.

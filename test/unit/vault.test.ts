@@ -4,14 +4,29 @@ import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { afterAll, describe, expect, it } from 'vitest'
 import { openDb } from '../../src/db/index.js'
-import { VaultKeys } from '../../src/vault/crypto.js'
+import { ed25519PublicKey, signWithContext, verifyWithContext } from '../../src/identity/index.js'
+import { decodeCbor, encodeCbor } from '../../src/wire/index.js'
+import { ROOT_CONTEXT } from '../../src/storage/service.js'
+import { openForOwner, sealForOwner, VaultKeys } from '../../src/vault/crypto.js'
 import { VaultStore } from '../../src/vault/store.js'
 import { FolderShardStore } from '../../src/vault/local-store.js'
-import { Vault } from '../../src/vault/vault.js'
+import { Vault, type RootSigner } from '../../src/vault/vault.js'
 import type { ShardBackend } from '../../src/vault/backend.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'twin-vault-unit-'))
 afterAll(() => { rmSync(dir, { recursive: true, force: true }) })
+
+/** Signs and checks roots as the twin does: Ed25519 with the vault-root context, by the twin's key. */
+function rootSigner (seed: Uint8Array, id = 'btest'): RootSigner {
+  const pub = ed25519PublicKey(seed)
+  return {
+    id,
+    sign: payload => signWithContext(seed, ROOT_CONTEXT, payload),
+    verify: (payload, sig) => verifyWithContext(pub, ROOT_CONTEXT, payload, sig)
+  }
+}
+const ownerSeed = new Uint8Array(randomBytes(32))
+const vaultKey = new Uint8Array(32).fill(3)
 
 function makeVault (name: string, peers = 6): { vault: Vault, store: VaultStore, backends: Map<string, ShardBackend> } {
   const store = new VaultStore(openDb(join(dir, `${name}.db`), { create: true }))
@@ -20,8 +35,7 @@ function makeVault (name: string, peers = 6): { vault: Vault, store: VaultStore,
     store.addPeer(`local:${i}`, join(dir, name, `p${i}`), 'local')
     backends.set(`local:${i}`, new FolderShardStore(`local:${i}`, join(dir, name, `p${i}`)))
   }
-  const signer = { id: 'btest', sign: () => new Uint8Array(64), verify: () => true }
-  return { vault: new Vault(store, new VaultKeys(new Uint8Array(32).fill(3)), () => backends, signer), store, backends }
+  return { vault: new Vault(store, new VaultKeys(vaultKey), () => backends, rootSigner(ownerSeed)), store, backends }
 }
 
 async function * once (data: Uint8Array): AsyncGenerator<Uint8Array> { yield data }
@@ -83,6 +97,13 @@ describe('vault', () => {
     expect((await vault.audit(1000)).failed).toBeGreaterThan(0)
   })
 
+  /** A new, empty index on the same peers and keys, as a restore from the phrase has it. */
+  function restoredVault (name: string, from: { backends: Map<string, ShardBackend> }, signer = rootSigner(ownerSeed)): Vault {
+    const store = new VaultStore(openDb(join(dir, `${name}.db`), { create: true }))
+    for (let i = 0; i < 6; i++) store.addPeer(`local:${i}`, join(dir, 'unused', `p${i}`), 'local')
+    return new Vault(store, new VaultKeys(vaultKey), () => from.backends, signer)
+  }
+
   it('restores the whole index from the newest root on the peers', async () => {
     const a = makeVault('snap')
     const data = new Uint8Array(randomBytes(1024 * 1024))
@@ -90,11 +111,57 @@ describe('vault', () => {
     expect(await a.vault.snapshot()).toBe(1)
     await a.vault.put('/kept2', once(data))
     expect(await a.vault.snapshot()).toBe(2)
-    // A new, empty index on the same peers and keys.
-    const store = new VaultStore(openDb(join(dir, 'snap-restored.db'), { create: true }))
-    for (let i = 0; i < 6; i++) store.addPeer(`local:${i}`, join(dir, 'snap', `p${i}`), 'local')
-    const b = new Vault(store, new VaultKeys(new Uint8Array(32).fill(3)), () => a.backends, { id: 'btest', sign: () => new Uint8Array(64), verify: () => true })
+    const b = restoredVault('snap-restored', a)
     expect(await b.recover()).toEqual({ seq: 2, files: 2 })
     expect((await readAll(b, '/kept2')).equals(Buffer.from(data))).toBe(true)
+  })
+
+  it('ignores a root signed by another key, even with a higher sequence', async () => {
+    const a = makeVault('forged')
+    await a.vault.put('/mine', once(new Uint8Array(randomBytes(1000))))
+    expect(await a.vault.snapshot()).toBe(1)
+    // Another key signs a root for the same twin id with a higher sequence, otherwise well
+    // formed (even sealed under the right key), so only the signature tells it apart.
+    const genuine = await (a.backends.get('local:0') as ShardBackend).getRoot() as Uint8Array
+    const { r } = decodeCbor(genuine, 'root') as { r: { id: string, seq: number, created: number, snap: Uint8Array } }
+    const rootKey = new VaultKeys(vaultKey).rootKey
+    const snapshot = openForOwner(rootKey, encodeCbor({ v: 2, id: r.id, seq: r.seq, created: r.created }), r.snap, 'snapshot')
+    const forgedR = { v: 2, id: r.id, seq: 99, created: r.created, snap: sealForOwner(rootKey, encodeCbor({ v: 2, id: r.id, seq: 99, created: r.created }), snapshot) }
+    const forged = encodeCbor({ r: forgedR, sig: signWithContext(new Uint8Array(randomBytes(32)), ROOT_CONTEXT, encodeCbor(forgedR)) })
+    for (const i of [0, 1, 2]) await (a.backends.get(`local:${i}`) as ShardBackend).putRoot(forged)
+    expect(await restoredVault('forged-half', a).recover()).toEqual({ seq: 1, files: 1 })
+    // With only forged roots left, nothing is restored.
+    for (const i of [3, 4, 5]) await (a.backends.get(`local:${i}`) as ShardBackend).putRoot(forged)
+    const c = restoredVault('forged-all', a)
+    expect(await c.recover()).toBeUndefined()
+    expect(c.list('/')).toEqual([])
+  })
+
+  it('seals the snapshot description in the root: the peers holding shards are not named in clear', async () => {
+    const a = makeVault('sealed')
+    await a.vault.put('/f', once(new Uint8Array(randomBytes(5000))))
+    await a.vault.snapshot()
+    const root = await (a.backends.get('local:0') as ShardBackend).getRoot() as Uint8Array
+    const { r } = decodeCbor(root, 'root') as { r: { v: number, snap: Uint8Array } }
+    expect(r.v).toBe(2)
+    expect(Buffer.from(root).includes('local:')).toBe(false)
+    // The owner's key opens it, and it does name them.
+    const opened = openForOwner(new VaultKeys(vaultKey).rootKey, encodeCbor({ v: 2, id: 'btest', seq: 1, created: (r as any).created }), r.snap, 'snapshot')
+    expect(Buffer.from(opened).includes('local:')).toBe(true)
+  })
+
+  it('still restores from a root of version 1 (plain snapshot description)', async () => {
+    const a = makeVault('legacy')
+    const data = new Uint8Array(randomBytes(3000))
+    await a.vault.put('/old', once(data))
+    await a.vault.snapshot()
+    const v2 = decodeCbor(await (a.backends.get('local:0') as ShardBackend).getRoot() as Uint8Array, 'root') as { r: { id: string, seq: number, created: number, snap: Uint8Array } }
+    const snapshot = decodeCbor(openForOwner(new VaultKeys(vaultKey).rootKey, encodeCbor({ v: 2, id: v2.r.id, seq: v2.r.seq, created: v2.r.created }), v2.r.snap, 'snapshot'), 'snapshot')
+    const r1 = { v: 1, id: v2.r.id, seq: 7, created: v2.r.created, snapshot }
+    const v1 = encodeCbor({ r: r1, sig: signWithContext(ownerSeed, ROOT_CONTEXT, encodeCbor(r1)) })
+    for (const b of a.backends.values()) await b.putRoot(v1)
+    const b = restoredVault('legacy-restored', a)
+    expect(await b.recover()).toEqual({ seq: 7, files: 1 })
+    expect((await readAll(b, '/old')).equals(Buffer.from(data))).toBe(true)
   })
 })

@@ -1,8 +1,8 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import { TwinError } from '../../errors.js'
 import {
-  createIdentity, ed25519DidKey, normalizeTwinId, parseKelFile, parseSignature, twinDid, verifyContentSignature, x25519DidKey,
-  type KelExport, type SignedKeyEvent
+  createIdentity, derivePurposeKey, ed25519DidKey, normalizeTwinId, parseKelFile, parseSignature, phraseToSeed, twinDid, verifyContentSignature, x25519DidKey,
+  type KelExport, type SignedKeyEvent, type TwinDocument
 } from '../../identity/index.js'
 import {
   exportKel, initTwin, openIdentity, restoreTwin, rotateTwin, signWithTwin
@@ -77,16 +77,15 @@ export async function restore (opts: CommonOptions & { phraseFile: string, kel?:
   // comes back from those nodes when the twin starts.
   const doc = identity.document.d
   const relays = opts.bootstrap !== undefined && opts.bootstrap.length > 0 ? opts.bootstrap : stringList(doc.relays)
-  const storage = stringList(doc.storage)
-  rememberNetwork(identity.paths.db, relays, storage)
+  const storage = await rememberNetwork(identity.paths.db, relays, { phrase, id: identity.state.id, doc })
   if (!fromLog) {
     warn('restored from the phrase alone, at key sequence 0. If this twin has rotated its keys since it was ' +
       'created, those keys were replaced: restore again with --kel FILE (from `twin kel export`) or --bootstrap RELAY to get the current ones.')
   }
-  emit(opts.json, { id: identity.state.id, sequence: identity.state.sequence, name: identity.name, kel: fromLog, storage: storage.length }, () =>
+  emit(opts.json, { id: identity.state.id, sequence: identity.state.sequence, name: identity.name, kel: fromLog, storage }, () =>
     `Restored twin ${identity.state.id}${identity.name === '' ? '' : ` (${identity.name})`} in ${home} at key sequence ${identity.state.sequence}` +
     (fromLog ? ', checked against its key event log' : '') +
-    (storage.length > 0 ? `\nIts vault is on ${storage.length} storage node${storage.length === 1 ? '' : 's'}: \`twin start\` brings the files back.` : ''))
+    (storage > 0 ? `\nIts vault is on ${storage} storage node${storage === 1 ? '' : 's'}: \`twin start\` brings the files back.` : ''))
 }
 
 export function rotate (opts: CommonOptions & { phraseFile: string }): void {
@@ -174,17 +173,23 @@ function stringList (v: unknown): string[] {
   return Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : []
 }
 
-/** Remembers the relays and storage nodes a restored twin should use when it starts. */
-function rememberNetwork (dbPath: string, relays: string[], storage: string[]): void {
+/**
+ * Remembers the relays and storage nodes a restored twin should use when it starts; the
+ * storage nodes are sealed in the document under the vault key, which the phrase gives back.
+ * Returns how many storage nodes it found.
+ */
+async function rememberNetwork (dbPath: string, relays: string[], from: { phrase: string, id: string, doc: TwinDocument }): Promise<number> {
+  const { rememberStorageNodes } = await import('../../twin/restore-storage.js')
   const db = openDb(dbPath)
   try {
     if (relays.length > 0) {
       db.prepare('INSERT INTO net_settings (key, value) VALUES (\'relays\', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value').run(JSON.stringify(relays))
     }
-    const add = db.prepare('INSERT OR IGNORE INTO vault_peers (id, address, kind, added) VALUES (?, ?, \'node\', ?)')
-    for (const address of storage) {
-      const id = address.split('/p2p/').pop()
-      if (id !== undefined && id !== '') add.run(id, address, Date.now())
+    try {
+      return rememberStorageNodes(db, derivePurposeKey(phraseToSeed(from.phrase), 'twin/v1/vault'), from.id, from.doc)
+    } catch (err) {
+      warn(`the twin's list of storage nodes could not be read (${(err as Error).message}); add them again with \`twin storage add\``)
+      return 0
     }
   } finally {
     db.close()
