@@ -36,8 +36,8 @@ export interface VaultNetwork {
 }
 
 export interface StorageStatus {
-  /** `address`: where the peer was last reached (a storage node's working address). */
-  peers: Array<{ id: string, address: string, kind: string, online: boolean, used: number | null, quota: number | null, availability: number | null }>
+  /** `address`: where the peer was last reached (a storage node's working address); `problem`: why it is not online. */
+  peers: Array<{ id: string, address: string, kind: string, online: boolean, used: number | null, quota: number | null, problem: string | null, availability: number | null }>
   files: number
   healthy: number
   degraded: number
@@ -303,13 +303,17 @@ export class VaultService {
       let online = false
       let used: number | null = null
       let quota: number | null = null
+      let problem: string | null = null
       try {
         const s = await (all.get(p.id) as ShardBackend).stat()
         online = true
         used = s.used
         quota = s.quota
-      } catch { /* offline */ }
-      return { id: p.id, address: p.address, kind: p.kind, online, used, quota, availability: p.checks === 0 ? null : 1 - p.failures / p.checks }
+      } catch (err) {
+        // Offline, or its operator refused this twin: the message says which.
+        problem = err instanceof TwinError ? err.message : 'unreachable'
+      }
+      return { id: p.id, address: this.store.peers(true).find(x => x.id === p.id)?.address ?? p.address, kind: p.kind, online, used, quota, problem, availability: p.checks === 0 ? null : 1 - p.failures / p.checks }
     }))
     const health = this.vault.health()
     const oneMachine = peers.every(p => p.kind === 'local')

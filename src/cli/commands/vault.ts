@@ -137,11 +137,11 @@ export async function storageLs (opts: CommonOptions): Promise<void> {
 
 export async function storageStatus (opts: CommonOptions): Promise<void> {
   const s = await callApi(resolveHome(opts.home), 'GET', '/v1/storage/status') as {
-    peers: Array<{ id: string, address: string, online: boolean, used: number | null, quota: number | null, kind: string }>
+    peers: Array<{ id: string, address: string, online: boolean, used: number | null, quota: number | null, problem: string | null, kind: string }>
     files: number, healthy: number, degraded: number, lost: number, durability: number, code: { k: number, m: number }, note: string
   }
-  emit(opts.json, { peers: s.peers.map(p => ({ id: p.id, address: p.address, online: p.online, used: p.used, quota: p.quota })), files: s.files, healthy: s.healthy, degraded: s.degraded, lost: s.lost, durability: s.durability, code: s.code, note: s.note }, () => [
-    ...s.peers.map(p => `${p.online ? 'online ' : 'OFFLINE'}  ${p.id}  ${p.used === null ? '' : human(p.used)}${p.quota === null ? '' : ` of ${human(p.quota)}`}${p.kind === 'node' ? `  ${p.online ? 'at' : 'last at'} ${p.address}` : ''}`),
+  emit(opts.json, { peers: s.peers.map(p => ({ id: p.id, address: p.address, online: p.online, used: p.used, quota: p.quota, problem: p.problem })), files: s.files, healthy: s.healthy, degraded: s.degraded, lost: s.lost, durability: s.durability, code: s.code, note: s.note }, () => [
+    ...s.peers.map(p => `${p.online ? 'online ' : 'OFFLINE'}  ${p.id}  ${p.used === null ? '' : human(p.used)}${p.quota === null ? '' : ` of ${human(p.quota)}`}${p.kind === 'node' ? `  ${p.online ? 'at' : 'last at'} ${p.address}` : ''}${p.problem === null ? '' : `\n         ${p.problem}`}`),
     `files        ${s.files}: ${s.healthy} healthy, ${s.degraded} degraded, ${s.lost} lost`,
     `code         ${s.code.k} + ${s.code.m}`,
     `durability   ${s.durability} nines per year (estimate; see docs/PROTOCOL.md)`,
