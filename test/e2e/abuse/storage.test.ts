@@ -6,7 +6,12 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { expectCleanFailure, tempDir, twin, twinJson } from '../helpers.js'
 import { Procs, waitFor, type Proc } from '../processes.js'
 import { nodeBackend, twinClient, type TwinClient } from '../storage-clients.js'
-import { createTwinNode, peerKeyFromSigningSeed, stopNode, type TwinLibp2p } from '../../../src/net/node.js'
+import { createClientNode, createTwinNode, peerKeyFromSigningSeed, stopNode, type TwinLibp2p } from '../../../src/net/node.js'
+import { decodeRecord } from '../../../src/net/record.js'
+import { RelayClient } from '../../../src/relay/client.js'
+import { derivePurposeKey, phraseToSeed } from '../../../src/identity/index.js'
+import { VaultKeys } from '../../../src/vault/crypto.js'
+import { openLocator } from '../../../src/vault/locator.js'
 import { FrameStream } from '../../../src/net/frames.js'
 import { MAX_STORAGE_FRAME, STORAGE_PROTOCOL } from '../../../src/storage/service.js'
 import { parseInvite } from '../../../src/storage/invite.js'
@@ -79,7 +84,7 @@ async function session (node: TwinLibp2p, address: string): Promise<FrameStream>
 }
 
 let relay: string
-interface Twin { id: string, home: string, proc: Proc }
+interface Twin { id: string, home: string, phrase: string, proc: Proc }
 let alice: Twin
 let bob: Twin
 let closed: Node // admits only allowed and invited twins
@@ -91,7 +96,7 @@ let natted: Node // reachable only through the relay
 async function startTwin (name: string): Promise<Twin> {
   const home = at(name)
   const made = await twinJson(['init', '--home', home, '--name', name])
-  return { id: made.id, home, proc: await runTwin(home) }
+  return { id: made.id, home, phrase: made.phrase, proc: await runTwin(home) }
 }
 
 async function runTwin (home: string): Promise<Proc> {
@@ -290,5 +295,35 @@ describe('storage nodes are found by peer id', () => {
     const peer = (await twinJson(['storage', 'status', '--home', alice.home])).peers.find((x: any) => x.id === natted.peer)
     expect(peer).toMatchObject({ online: true, address: expect.stringContaining('/p2p-circuit') })
     expect(diskBytes(natted, alice.id)).toBeGreaterThan(300_000)
+  }, 60_000)
+})
+
+describe('what others learn about a twin\'s vault', () => {
+  it('neither the relay\'s registry nor a storage node\'s root names the twin\'s storage nodes in clear; the owner\'s phrase opens the list', async () => {
+    await twinJson(['storage', 'add', open.address, '--home', alice.home])
+    await twinJson(['storage', 'add', (await invite(invited)).token, '--home', alice.home])
+    const holders = [open, invited]
+    // The index snapshot and its root go to every node a second after the change.
+    const roots = await waitFor(() => {
+      try { return holders.map(n => readFileSync(join(n.dir, alice.id, 'root'))) } catch { return undefined }
+    }, 20_000, 'alice\'s root on both nodes')
+    for (const root of roots) for (const n of holders) expect(root.includes(n.peer)).toBe(false)
+
+    // An anonymous peer asks the relay for alice's record.
+    const stranger = await createClientNode()
+    libp2pNodes.push(stranger)
+    const registry = new RelayClient(stranger, relay)
+    const keys = new VaultKeys(derivePurposeKey(phraseToSeed(alice.phrase), 'twin/v1/vault'))
+    const record = await waitFor(async () => {
+      const bytes = await registry.lookup(alice.id)
+      const r = bytes === undefined ? undefined : decodeRecord(bytes, alice.id)
+      const sealed = r?.doc.vault
+      return sealed instanceof Uint8Array && openLocator(keys, alice.id, sealed).length >= 2 ? { bytes: bytes as Uint8Array, r: r as NonNullable<typeof r> } : undefined
+    }, 20_000, 'alice\'s record with both storage nodes')
+    registry.stop()
+    expect(record.r.doc.storage).toBeUndefined()
+    for (const n of holders) expect(Buffer.from(record.bytes).includes(n.peer)).toBe(false)
+    const located = openLocator(keys, alice.id, record.r.doc.vault as Uint8Array).map(n => n.peer)
+    expect(located).toEqual(expect.arrayContaining(holders.map(n => n.peer)))
   }, 60_000)
 })
