@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { TwinError } from '../../errors.js'
 import { initTwin } from '../../twin/index.js'
 import { apiError, callApi, fetchApi } from '../../api/client.js'
+import { createInvite } from '../../storage/operator.js'
 
 const TWIN = fileURLToPath(new URL('../../../bin/twin', import.meta.url))
 
@@ -33,13 +34,18 @@ function startChild (name: string, args: string[]): Child {
   return { name, proc, ready }
 }
 
+const exited = (c: Child): boolean => c.proc.exitCode !== null || c.proc.signalCode !== null
+
 async function stopChild (c: Child): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return
+  if (exited(c)) return
   const done = new Promise<void>(resolve => { c.proc.once('exit', () => { resolve() }) })
   c.proc.kill('SIGTERM')
   await Promise.race([done, new Promise(resolve => setTimeout(resolve, 5000))])
   if (c.proc.exitCode === null) c.proc.kill('SIGKILL')
 }
+
+/** How long the demo waits for its messages to be delivered before it reports what it saw. */
+const DELIVERY_WAIT_MS = 30_000
 
 async function waitFor<T> (what: string, fn: () => Promise<T | undefined>, ms = 30_000): Promise<T> {
   const deadline = Date.now() + ms
@@ -54,8 +60,9 @@ async function waitFor<T> (what: string, fn: () => Promise<T | undefined>, ms = 
 /**
  * The quick start's main job: a small Twin network on this machine. It starts a relay, three
  * twins (alice, bob, carol) and six storage nodes under a temporary folder, sends messages
- * between the twins, stores a file in alice's vault, stops two storage nodes and reads the file
- * back, then keeps everything running for you to try until Ctrl-C, and stops what it started.
+ * between the twins, has alice redeem an invite from each storage node, stores a file in her
+ * vault, stops two storage nodes and reads the file back, then keeps everything running for
+ * you to try until Ctrl-C, and stops what it started. The summary reports what it observed.
  */
 export async function demo (opts: { keep?: boolean, json?: boolean, exit?: boolean }): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'twin-demo-'))
@@ -76,14 +83,15 @@ export async function demo (opts: { keep?: boolean, json?: boolean, exit?: boole
       writeFileSync(join(root, `${name}.phrase`), phrase + '\n', { mode: 0o600 })
       twins[name] = { id: identity.state.id, home }
     }
-    const nodes = [1, 2, 3, 4, 5, 6].map(i => startChild(`storage node ${i}`, ['storage-node', '--home', join(root, `storage-${i}`), '--quota', '1GiB', '--listen', '/ip4/127.0.0.1/tcp/0']))
+    const nodeHomes = [1, 2, 3, 4, 5, 6].map(i => join(root, `storage-${i}`))
+    const nodes = nodeHomes.map((home, i) => startChild(`storage node ${i + 1}`, ['storage-node', '--home', home, '--quota', '1GiB', '--listen', '/ip4/127.0.0.1/tcp/0']))
     children.push(...nodes)
     const running = Object.entries(twins).map(([name, t]) => startChild(name, ['start', '--home', t.home, '--bootstrap', relayAddress, '--listen', '/ip4/127.0.0.1/tcp/0']))
     children.push(...running)
-    const nodeAddresses = await Promise.all(nodes.map(async n => (await n.ready).addresses?.[0] as string))
+    await Promise.all(nodes.map(async n => await n.ready))
     await Promise.all(running.map(async r => await r.ready))
     for (const [name, t] of Object.entries(twins)) say(`- twin ${name.padEnd(7)} ${t.id}  (--home ${t.home})`)
-    say(`- 6 storage nodes, 1 GiB each for every twin`)
+    say('- 6 storage nodes, each serving only the twins its operator admits (1 GiB each)')
     const alice = twins.alice as { id: string, home: string }
     const bob = twins.bob as { id: string, home: string }
     const carol = twins.carol as { id: string, home: string }
@@ -94,20 +102,30 @@ export async function demo (opts: { keep?: boolean, json?: boolean, exit?: boole
       [bob, carol, 'hi carol, bob here'],
       [carol, alice, 'hello alice, from carol']
     ] as const
-    for (const [from, to, text] of sent) await callApi(from.home, 'POST', '/v1/messages', { to: to.id, text })
+    const ids: string[] = []
+    for (const [from, to, text] of sent) ids.push((await callApi(from.home, 'POST', '/v1/messages', { to: to.id, text }) as { id: string }).id)
+    const statuses = async (): Promise<Map<string, string>> => {
+      const all = await Promise.all([alice, bob, carol].map(async t => (await callApi(t.home, 'GET', '/v1/outbox') as { messages: Array<{ id: string, status: string }> }).messages))
+      return new Map(all.flat().map(m => [m.id, m.status]))
+    }
     await waitFor('the messages to be delivered', async () => {
-      const all = await Promise.all([alice, bob, carol].map(async t => (await callApi(t.home, 'GET', '/v1/outbox') as { messages: Array<{ status: string }> }).messages))
-      return all.flat().every(m => m.status === 'delivered') ? true : undefined
-    })
+      const s = await statuses()
+      return ids.every(id => s.get(id) === 'delivered') ? true : undefined
+    }, DELIVERY_WAIT_MS).catch(() => false)
+    const final = await statuses()
     const bobInbox = (await callApi(bob.home, 'GET', '/v1/inbox') as { messages: Array<{ name: string, text: string }> }).messages
     say('\nMessages (signed by the sender, end-to-end encrypted, acknowledged):')
-    for (const [from, to, text] of sent) say(`- ${Object.keys(twins).find(k => twins[k] === from)} -> ${Object.keys(twins).find(k => twins[k] === to)}: "${text}" delivered`)
+    sent.forEach(([from, to, text], i) => { say(`- ${Object.keys(twins).find(k => twins[k] === from)} -> ${Object.keys(twins).find(k => twins[k] === to)}: "${text}" ${final.get(ids[i] as string) ?? 'unknown'}`) })
     const ping = await callApi(alice.home, 'POST', '/v1/call', { to: bob.id, verb: 'twin.ping' }) as { response: unknown }
     say(`- alice called twin.ping on bob: ${JSON.stringify(ping.response)}`)
-    summary.messages = { delivered: sent.length, bobInbox: bobInbox.map(m => m.text) }
+    summary.messages = { delivered: ids.filter(id => final.get(id) === 'delivered').length, bobInbox: bobInbox.map(m => m.text) }
 
-    // The vault: encrypted, erasure-coded 4 + 2 over the six nodes.
-    for (const address of nodeAddresses) await callApi(alice.home, 'POST', '/v1/storage/add', { address })
+    // The vault: each node's operator gives alice an invite, which her twin redeems.
+    for (const home of nodeHomes) {
+      const { token } = createInvite(home, { expiresInMs: 3600_000 })
+      await callApi(alice.home, 'POST', '/v1/storage/add', { address: token })
+    }
+    say('\nVault: each storage node gave alice an invite (`twin storage-node invite`); her twin redeemed them (`twin storage add TOKEN`)')
     const file = join(root, 'holiday.bin')
     writeFileSync(file, randomBytes(12 * 1024 * 1024))
     const hash = createHash('sha256').update(readFileSync(file)).digest('hex')
@@ -116,17 +134,20 @@ export async function demo (opts: { keep?: boolean, json?: boolean, exit?: boole
     const lines = (await res.text()).trim().split('\n').map(l => JSON.parse(l) as { result?: unknown, error?: string })
     const last = lines[lines.length - 1]
     if (last?.error !== undefined) throw new TwinError('DEMO_FAILED', `the put failed: ${last.error}`)
-    say(`\nVault: stored /holiday.bin (12 MiB) in alice's vault as 4 + 2 shards per chunk on the six storage nodes`)
-    await stopChild(nodes[0] as Child)
-    await stopChild(nodes[1] as Child)
-    say('- stopped storage nodes 1 and 2')
+    say('- stored /holiday.bin (12 MiB) in alice\'s vault as 4 + 2 shards per chunk on the six storage nodes')
+    const stopping = [nodes[0], nodes[1]] as Child[]
+    for (const n of stopping) await stopChild(n)
+    // Count what really stopped: the process is gone and alice's twin sees the node offline.
+    const offline = (await callApi(alice.home, 'GET', '/v1/storage/status') as { peers: Array<{ online: boolean }> }).peers.filter(p => !p.online).length
+    const nodesStopped = Math.min(stopping.filter(exited).length, offline)
+    say(`- stopped storage nodes 1 and 2 (${nodesStopped} offline)`)
     const back = await fetchApi(alice.home, 'GET', '/v1/vault/file?path=%2Fholiday.bin')
     if (!back.ok) throw await apiError(back)
     const got = createHash('sha256').update(Buffer.from(await back.arrayBuffer())).digest('hex')
     const intact = got === hash
     say(`- read /holiday.bin back with two nodes down: ${intact ? 'intact, byte for byte' : 'DIFFERENT (this is a bug)'}`)
     if (!intact) throw new TwinError('DEMO_FAILED', 'the file read back differs')
-    summary.vault = { path: '/holiday.bin', size: 12 * 1024 * 1024, nodesStopped: 2, intact }
+    summary.vault = { path: '/holiday.bin', size: 12 * 1024 * 1024, nodesStopped, intact }
     summary.twins = Object.fromEntries(Object.entries(twins).map(([k, t]) => [k, t]))
     summary.relay = relayAddress
 
@@ -140,6 +161,7 @@ export async function demo (opts: { keep?: boolean, json?: boolean, exit?: boole
       `  bin/twin ls --home ${alice.home}`,
       `  bin/twin get /holiday.bin -o copy.bin --home ${alice.home}`,
       `  bin/twin storage status --home ${alice.home}`,
+      `  bin/twin storage-node clients --home ${nodeHomes[2] as string}`,
       `  bin/twin call ${carol.id} twin.describe --home ${alice.home}`,
       `Each twin's recovery phrase is in ${root}/<name>.phrase. Press Ctrl-C to stop everything${opts.keep === true ? '' : ' and remove the folder'}.`
     ].join('\n'))
