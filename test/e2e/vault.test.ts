@@ -20,7 +20,8 @@ interface StorageNode { n: number, port: number, proc: Proc, address: string, di
 const nodes: StorageNode[] = []
 async function startNode (n: number, quota = '2GiB', port?: number): Promise<StorageNode> {
   const p = port ?? await freePort()
-  const proc = procs.spawn(['storage-node', '--home', at(`sn${n}`), '--dir', at(`sn${n}`, 'shards'), '--quota', quota, '--listen', `/ip4/127.0.0.1/tcp/${p}`])
+  // Open nodes: admission is not the point here (test/e2e/abuse/storage.test.ts is about it).
+  const proc = procs.spawn(['storage-node', '--open', '--home', at(`sn${n}`), '--dir', at(`sn${n}`, 'shards'), '--quota', quota, '--listen', `/ip4/127.0.0.1/tcp/${p}`])
   const ready = await proc.ready()
   const node = { n, port: p, proc, address: ready.addresses[0] as string, dir: at(`sn${n}`, 'shards') }
   nodes[n] = node
