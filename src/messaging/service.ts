@@ -23,6 +23,10 @@ export const MESSAGE_PROTOCOL = '/twin/msg/1.0.0'
 
 /** Streams one connection may open to the direct protocol: a peer needs one, a few while one is replaced. */
 const MAX_INBOUND_STREAMS = 8
+/** Envelope bytes one inbound stream may have in the receive pipeline at once. */
+const MAX_WORKING_BYTES_PER_STREAM = 1024 * 1024
+/** Replies queued on one inbound stream before the twin stops reading from it. */
+const MAX_QUEUED_REPLIES = 256
 
 /** The twin's own keys, as messaging needs them. */
 export interface Self {
@@ -242,14 +246,26 @@ export class Messaging extends EventEmitter {
     const reply = (frame: unknown): void => { frames.write(frame).catch(() => { frames.abort('write failed') }) }
     const remote = this.peerToTwin.get(connection.remotePeer.toString())
     if (remote !== undefined && this.store.wake(remote, this.timing.now()) > 0) this.kick()
+    // Back-pressure: a peer that sends faster than this twin verifies and stores, or that does
+    // not read its replies, waits instead of queuing envelopes and replies in memory.
+    const working = new Set<Promise<void>>()
+    let workingBytes = 0
     try {
       while (true) {
+        while (workingBytes > MAX_WORKING_BYTES_PER_STREAM) await Promise.race(working)
+        if (frames.queuedWrites > MAX_QUEUED_REPLIES) await frames.drained()
         const frame = await frames.read() as { e?: unknown } | undefined
         if (frame === undefined) break
         if (!(frame.e instanceof Uint8Array)) { reply({ r: null, why: 'malformed', msg: 'expected an envelope frame' }); continue }
-        void this.receiver.push({ bytes: frame.e, via: 'direct', reply }).then(r => {
+        const size = frame.e.length
+        workingBytes += size
+        const job: Promise<void> = this.receiver.push({ bytes: frame.e, via: 'direct', reply }).then(r => {
           if (!r.ok) reply({ r: r.id ?? null, why: r.reason ?? 'malformed', msg: r.message ?? '' })
-        })
+        }, () => {
+          // The pipeline itself failed (this twin's fault, not final): the sender retries.
+          reply({ r: null, why: 'internal', msg: 'the recipient could not process the envelope' })
+        }).finally(() => { workingBytes -= size; working.delete(job) })
+        working.add(job)
       }
       await frames.close()
     } catch {

@@ -53,6 +53,8 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
     passphrase: passphrase()
   })
   await daemon.start()
+  const { reportOnSignal } = await import('../../net/report.js')
+  reportOnSignal('twin', () => daemon.node)
   const s = daemon.status()
   emit(opts.json, { id: s.id, peerId: s.peerId, addresses: s.addresses, api: daemon.apiUrl }, () =>
     `twin ${s.id}${s.name === '' ? '' : ` (${s.name})`} is running: peer ${s.peerId}, API ${daemon.apiUrl}, ` +
@@ -67,6 +69,8 @@ export async function relay (opts: CommonOptions & { listen?: string[], announce
   const home = resolveHome(opts.home)
   const r = new Relay(home, { listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], ...(opts.announce === undefined ? {} : { announce: opts.announce }) })
   await r.start()
+  const { reportOnSignal } = await import('../../net/report.js')
+  reportOnSignal('relay', () => r.node)
   const addresses = r.addresses()
   emit(opts.json, { peerId: r.node.peerId.toString(), addresses }, () =>
     `relay ${r.node.peerId.toString()} is running; twins can use it with --bootstrap ${addresses[0] ?? ''}; ${r.waiting()} envelopes waiting; Ctrl-C stops it`)

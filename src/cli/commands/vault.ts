@@ -162,6 +162,8 @@ export async function storageNode (opts: CommonOptions & { dir?: string, quota?:
     ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap })
   })
   await node.start()
+  const { reportOnSignal } = await import('../../net/report.js')
+  reportOnSignal('storage-node', () => node.node)
   const addresses = node.addresses()
   emit(opts.json, { peerId: node.node.peerId.toString(), addresses }, () =>
     `storage node ${node.node.peerId.toString()} is running; twins add it with: twin storage add ${addresses[0] ?? ''}; Ctrl-C stops it`)
