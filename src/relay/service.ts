@@ -1,21 +1,23 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { z } from 'zod'
 import { bytesSchema, toHex } from '../wire/index.js'
-import { FrameStream } from '../net/frames.js'
+import { FrameStream, MAX_FRAME_BYTES } from '../net/frames.js'
 import { Batcher } from '../net/batcher.js'
 import { decodeRecord } from '../net/record.js'
 import type { TwinLibp2p } from '../net/node.js'
 import { decodeEnvelope, MAX_ENVELOPE_BYTES } from '../messaging/envelope.js'
 import { EnvelopeRejected } from '../messaging/errors.js'
-import type { DepositResult, RelayStore } from './store.js'
+import type { DepositResult, RelayStore, StoredEnvelope, WaitingEnvelope } from './store.js'
+import { fillPushFrame, pushFrameBytes, PUSH_MAX_ENVELOPES } from './push-frame.js'
 
 /** The relay's mailbox protocol; see docs/PROTOCOL.md, "Mailbox". */
 export const MAILBOX_PROTOCOL = '/twin/mailbox/1.0.0'
 
-/** Envelopes pushed to a subscriber per frame. */
-const PUSH_BATCH = 256
 /** An envelope pushed but not acknowledged within this time is pushed again. */
 const RESEND_MS = 30_000
+/** Pushed and not yet acknowledged, per subscriber: the relay waits for acks beyond this. */
+const MAX_INFLIGHT_ENVELOPES = 4 * PUSH_MAX_ENVELOPES
+const MAX_INFLIGHT_BYTES = 4 * MAX_FRAME_BYTES
 
 const requestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('put'), env: bytesSchema() }),
@@ -28,7 +30,9 @@ type Request = z.infer<typeof requestSchema>
 interface Subscription {
   id: string
   frames: FrameStream
-  inflight: Map<string, number>
+  /** Pushed, not yet acknowledged: hex id to the time it was pushed and its size. */
+  inflight: Map<string, { at: number, size: number }>
+  inflightBytes: number
   pumping: boolean
   again: boolean
 }
@@ -72,7 +76,7 @@ export class MailboxService {
     const now = Date.now()
     for (const sub of this.subs.values()) {
       let stale = false
-      for (const [k, t] of sub.inflight) if (now - t > RESEND_MS) { sub.inflight.delete(k); stale = true }
+      for (const [k, f] of sub.inflight) if (now - f.at > RESEND_MS) { settle(sub, k); stale = true }
       if (stale) void this.pump(sub)
     }
   }
@@ -107,7 +111,7 @@ export class MailboxService {
           case 'ack':
             if (sub === undefined) { reply({ err: 'ack without a subscription' }); break }
             this.store.remove(sub.id, req.ids)
-            for (const id of req.ids) sub.inflight.delete(toHex(id))
+            for (const id of req.ids) settle(sub, toHex(id))
             void this.pump(sub)
             break
         }
@@ -124,7 +128,8 @@ export class MailboxService {
   private async put (bytes: Uint8Array): Promise<unknown> {
     let env
     try {
-      if (bytes.length > MAX_ENVELOPE_BYTES) throw new EnvelopeRejected('too-large', 'envelope over the size limit')
+      // An envelope must fit in a push frame on its own, or it could never reach its recipient.
+      if (bytes.length > MAX_ENVELOPE_BYTES || pushFrameBytes([bytes.length]) > MAX_FRAME_BYTES) throw new EnvelopeRejected('too-large', 'envelope over the size limit')
       env = decodeEnvelope(bytes)
       if (env.expires <= Date.now()) throw new EnvelopeRejected('expired', 'the envelope has expired')
     } catch (err) {
@@ -149,29 +154,57 @@ export class MailboxService {
     this.store.putRecord(record.state.id, record.state.sequence, record.doc.seq, recordBytes)
     const old = this.subs.get(record.state.id)
     if (old !== undefined && old.frames !== frames) old.frames.abort('replaced by a newer subscription')
-    const sub: Subscription = { id: record.state.id, frames, inflight: new Map(), pumping: false, again: false }
+    const sub: Subscription = { id: record.state.id, frames, inflight: new Map(), inflightBytes: 0, pumping: false, again: false }
     this.subs.set(sub.id, sub)
     return { sub }
   }
 
-  /** Pushes waiting envelopes to a subscriber, a batch at a time, without repeating in-flight ones. */
+  /**
+   * Pushes waiting envelopes to a subscriber, each frame filled up to the frame limit and never
+   * past it, without repeating in-flight ones.
+   */
   private async pump (sub: Subscription): Promise<void> {
     if (sub.pumping) { sub.again = true; return }
     sub.pumping = true
     try {
       do {
         sub.again = false
-        const batch = this.store.pending(sub.id, PUSH_BATCH + sub.inflight.size).filter(e => !sub.inflight.has(toHex(e.id))).slice(0, PUSH_BATCH)
+        const batch = this.nextPush(sub)
         if (batch.length === 0) break
         const now = Date.now()
-        for (const e of batch) sub.inflight.set(toHex(e.id), now)
+        for (const e of batch) {
+          sub.inflight.set(toHex(e.id), { at: now, size: e.envelope.length })
+          sub.inflightBytes += e.envelope.length
+        }
         await sub.frames.write({ env: batch.map(e => e.envelope) })
         sub.again = true
-      } while (sub.again && sub.inflight.size < 4 * PUSH_BATCH && !sub.frames.closed)
+      } while (sub.again && sub.inflight.size < MAX_INFLIGHT_ENVELOPES && sub.inflightBytes < MAX_INFLIGHT_BYTES && !sub.frames.closed)
     } catch {
       sub.frames.abort('push failed')
     } finally {
       sub.pumping = false
     }
   }
+
+  /** The next frame's envelopes: chosen by size first, then read from disk. */
+  private nextPush (sub: Subscription): StoredEnvelope[] {
+    const waiting = this.store.waiting(sub.id, PUSH_MAX_ENVELOPES + sub.inflight.size).filter(e => !sub.inflight.has(toHex(e.id)))
+    if (waiting.length === 0) return []
+    const count = fillPushFrame(waiting.map(e => e.size))
+    if (count === 0) {
+      // Deposits never keep an envelope that cannot be pushed alone; one that got here anyway
+      // (a smaller frame limit than when it was kept) would block the whole mailbox.
+      this.store.remove(sub.id, [(waiting[0] as WaitingEnvelope).id])
+      return this.nextPush(sub)
+    }
+    return this.store.envelopes(sub.id, waiting.slice(0, count).map(e => e.id))
+  }
+}
+
+/** An envelope left the in-flight set (acknowledged, or due to be pushed again). */
+function settle (sub: Subscription, key: string): void {
+  const f = sub.inflight.get(key)
+  if (f === undefined) return
+  sub.inflight.delete(key)
+  sub.inflightBytes -= f.size
 }

@@ -10,6 +10,7 @@ export interface MailboxLimits {
 export const DEFAULT_MAILBOX_LIMITS: MailboxLimits = { maxMessages: 100_000, maxBytes: 512 * 1024 * 1024 }
 
 export interface StoredEnvelope { id: Uint8Array, envelope: Uint8Array }
+export interface WaitingEnvelope { id: Uint8Array, size: number }
 
 export type DepositResult = { ok: true, duplicate: boolean } | { ok: false, why: 'mailbox-full' }
 
@@ -22,7 +23,8 @@ export class RelayStore {
       usage: db.prepare('SELECT count(*) AS n, coalesce(sum(size), 0) AS bytes FROM relay_mailbox WHERE to_id = ?'),
       insert: db.prepare(`INSERT INTO relay_mailbox (to_id, id, from_id, size, expires, received, envelope) VALUES (?, ?, ?, ?, ?, ?, ?)
         ON CONFLICT (to_id, id) DO NOTHING`),
-      pending: db.prepare('SELECT id, envelope FROM relay_mailbox WHERE to_id = ? AND expires > ? ORDER BY received, rowid LIMIT ?'),
+      waiting: db.prepare('SELECT id, size FROM relay_mailbox WHERE to_id = ? AND expires > ? ORDER BY received, rowid LIMIT ?'),
+      envelope: db.prepare('SELECT envelope FROM relay_mailbox WHERE to_id = ? AND id = ?'),
       remove: db.prepare('DELETE FROM relay_mailbox WHERE to_id = ? AND id = ?'),
       prune: db.prepare('DELETE FROM relay_mailbox WHERE expires <= ?'),
       total: db.prepare('SELECT count(*) AS n FROM relay_mailbox'),
@@ -43,9 +45,19 @@ export class RelayStore {
     })).immediate()
   }
 
-  pending (to: string, limit: number, now = Date.now()): StoredEnvelope[] {
-    return (this.s.pending.all(to, now, limit) as Array<{ id: Uint8Array, envelope: Uint8Array }>)
-      .map(r => ({ id: new Uint8Array(r.id), envelope: new Uint8Array(r.envelope) }))
+  /** The ids and sizes of the envelopes waiting for `to`, oldest first (cheap: no envelope is read). */
+  waiting (to: string, limit: number, now = Date.now()): WaitingEnvelope[] {
+    return (this.s.waiting.all(to, now, limit) as Array<{ id: Uint8Array, size: number }>).map(r => ({ id: new Uint8Array(r.id), size: r.size }))
+  }
+
+  /** The envelopes with these ids that are still waiting for `to`, in the order given. */
+  envelopes (to: string, ids: Uint8Array[]): StoredEnvelope[] {
+    const found: StoredEnvelope[] = []
+    for (const id of ids) {
+      const r = this.s.envelope.get(to, id) as { envelope: Uint8Array } | undefined
+      if (r !== undefined) found.push({ id, envelope: new Uint8Array(r.envelope) })
+    }
+    return found
   }
 
   remove (to: string, ids: Uint8Array[]): void {

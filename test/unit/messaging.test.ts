@@ -129,7 +129,7 @@ describe('stores', () => {
     expect(store.deposit([item(1), item(1), item(2), item(3)])).toEqual([
       { ok: true, duplicate: false }, { ok: true, duplicate: true }, { ok: true, duplicate: false }, { ok: false, why: 'mailbox-full' }
     ])
-    expect(store.pending('b', 10).map(e => e.id[0])).toEqual([1, 2])
+    expect(store.waiting('b', 10).map(e => e.id[0])).toEqual([1, 2])
     store.remove('b', [new Uint8Array(16).fill(1)])
     expect(store.deposit([item(4, 2000)])).toEqual([{ ok: false, why: 'mailbox-full' }])
     expect(store.prune(Date.now() + 120_000)).toBe(1)
