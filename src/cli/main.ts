@@ -92,9 +92,10 @@ export function buildProgram (): Command {
     .option('--total-messages <n>', 'most envelopes the relay keeps in all (default 1000000)')
     .option('--total-size <size>', 'most bytes the relay keeps in all (default 4GiB)')
     .addHelpText('after', `
-A full mailbox (or relay) makes room for a sender that holds less of it than the heaviest
-sender, by deleting that sender's newest envelopes; the heaviest sender itself is refused.
-Sizes take the units B, KB, KiB, MB, MiB, GB, GiB.`)
+The mailbox keeps mail only for twins that subscribed to this relay, from senders whose
+signature it checked. A full mailbox (or relay) makes room for a sender that holds less of it
+than the heaviest sender, by deleting that sender's newest envelopes; the heaviest sender
+itself is refused. Sizes take the units B, KB, KiB, MB, MiB, GB, GiB.`)
     .action(async (opts) => { await (await network()).relay(opts) })
 
   common(program.command('send'))

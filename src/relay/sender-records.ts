@@ -2,7 +2,7 @@ import { compareRecords, type TwinRecord } from '../net/record.js'
 
 /** Most sender records a relay keeps in memory; records are at most 64 KiB, most a few KiB. */
 export const SENDER_RECORDS_MAX_ENTRIES = 4096
-export const SENDER_RECORDS_MAX_BYTES = 32 * 1024 ** 2
+export const SENDER_RECORDS_MAX_BYTES = 16 * 1024 ** 2
 
 export interface VerifiedRecord { record: TwinRecord, bytes: Uint8Array }
 
