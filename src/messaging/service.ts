@@ -17,6 +17,7 @@ import {
 } from './envelope.js'
 import { EnvelopeRejected, RemoteError, RequestTimeoutError, type RejectReason } from './errors.js'
 import type { MessageStore, NewInbound, OutboxRow, OutboxStatus } from './store.js'
+import { Strikes } from './strikes.js'
 
 /** Twin's direct messaging protocol; see docs/PROTOCOL.md, "Delivery". */
 export const MESSAGE_PROTOCOL = '/twin/msg/1.0.0'
@@ -62,6 +63,13 @@ export const DEFAULT_TIMING: Timing = {
   ackTimeoutMs: 15_000
 }
 
+/**
+ * Pushes of one envelope by a relay, refused each time because its sender cannot be resolved,
+ * after which the twin gives up on it: acknowledged, so the relay deletes it instead of keeping
+ * junk from senders nobody can find until it expires.
+ */
+const UNKNOWN_SENDER_PUSHES = 3
+
 /** Rejections after which retrying the same envelope cannot succeed. */
 const FINAL: ReadonlySet<RejectReason> = new Set(['malformed', 'too-large', 'wrong-recipient', 'expired', 'from-the-future', 'ttl-too-long', 'rotated-key', 'bad-signature', 'undecryptable', 'stale-recipient-key'])
 
@@ -104,6 +112,7 @@ export class Messaging extends EventEmitter {
   private readonly peerToTwin = new Map<string, string>()
   private readonly lanes = new Set<string>()
   private readonly acksToSend = new Map<string, Uint8Array[]>()
+  private readonly unresolvedPushes = new Strikes()
   private readonly receiver: Batcher<Inbound, InboundResult>
   private readonly timing: Timing
   private timer: NodeJS.Timeout | undefined
@@ -278,7 +287,14 @@ export class Messaging extends EventEmitter {
     const results = await Promise.all(envelopes.map(async bytes => await this.receiver.push({ bytes, via: 'mailbox' })))
     const ids: Uint8Array[] = []
     results.forEach((r, i) => {
-      if (r.ok || r.final) ids.push(r.id ?? idOf(envelopes[i] as Uint8Array))
+      const id = r.id ?? idOf(envelopes[i] as Uint8Array)
+      if (r.ok || r.final) {
+        ids.push(id)
+        this.unresolvedPushes.forget(toHex(id))
+      } else if (r.reason === 'unknown-sender' && this.unresolvedPushes.add(toHex(id)) >= UNKNOWN_SENDER_PUSHES) {
+        this.unresolvedPushes.forget(toHex(id))
+        ids.push(id)
+      }
     })
     return ids.filter(id => id.length === 16)
   }
