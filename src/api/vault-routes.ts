@@ -68,10 +68,13 @@ export function mountVaultApi (app: Hono, vault: VaultService, onStorageChange: 
   })
   app.post('/v1/vault/rm', async c => { const b = await body(c, pathSchema); vault.remove(b.path); return c.json({ removed: b.path }) })
   app.post('/v1/vault/mv', async c => { const b = await body(c, mvSchema); vault.move(b.from, b.to); return c.json({ from: b.from, to: b.to }) })
-  // Where every shard lives: the index's shards and the latest index snapshot's (for operators and tests).
+  // Where every shard lives: the index's shards and the latest index snapshot's, whether a
+  // snapshot is still to be written, and how many chunk reads needed parity (for operators and tests).
   app.get('/v1/vault/shards', c => c.json({
     shards: vault.store.allShards().map(x => ({ chunk: toHex(x.chunk), idx: x.idx, addr: toHex(x.addr), peer: x.peer, status: x.status })),
-    snapshot: vault.snapshotShards()
+    snapshot: vault.snapshotShards(),
+    snapshotPending: vault.snapshotPending(),
+    reads: vault.vault.reads
   }))
   app.post('/v1/vault/verify', async c => c.json(await vault.verify()))
   app.post('/v1/vault/repair', async c => c.json(await vault.repair()))

@@ -88,6 +88,17 @@ export function buildProgram (): Command {
     .description('run a relay: DHT server, circuit relay and mailbox for twins that are offline')
     .option('--listen <multiaddr>', 'where to listen (repeatable; default /ip4/0.0.0.0/tcp/4001)', collect)
     .option('--announce <multiaddr>', 'address to publish instead of the listening ones (repeatable)', collect)
+    .option('--mailbox-messages <n>', 'most envelopes kept for one twin (default 100000)')
+    .option('--mailbox-size <size>', 'most bytes kept for one twin, e.g. 512MiB (default 512MiB)')
+    .option('--sender-messages <n>', 'most envelopes one sender may have waiting, in all mailboxes (default 20000)')
+    .option('--sender-size <size>', 'most bytes one sender may have waiting, in all mailboxes (default 256MiB)')
+    .option('--total-messages <n>', 'most envelopes the relay keeps in all (default 1000000)')
+    .option('--total-size <size>', 'most bytes the relay keeps in all (default 4GiB)')
+    .addHelpText('after', `
+The mailbox keeps mail only for twins that subscribed to this relay, from senders whose
+signature it checked. A full mailbox (or relay) makes room for a sender that holds less of it
+than the heaviest sender, by deleting that sender's newest envelopes; the heaviest sender
+itself is refused. Sizes take the units B, KB, KiB, MB, MiB, GB, GiB.`)
     .action(async (opts) => { await (await network()).relay(opts) })
 
   common(program.command('send'))

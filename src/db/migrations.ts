@@ -147,5 +147,47 @@ export const MIGRATIONS: Migration[] = [
         value TEXT NOT NULL
       ) STRICT;
     `
+  },
+  {
+    name: 'relay: usage per mailbox, per (mailbox, sender), per sender and in all, for the mailbox limits and their fairness rule',
+    sql: `
+      -- Kept up to date at each deposit and deletion, so a deposit checks its limits and finds the
+      -- heaviest sender with indexed lookups instead of scanning the mailbox. The weight is a
+      -- sender's dominant share, max(n * unit, bytes); the relay recomputes it at start, since
+      -- the unit depends on its configured limits.
+      CREATE TABLE relay_boxes (
+        to_id TEXT PRIMARY KEY,
+        n INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      ) STRICT;
+      CREATE TABLE relay_shares (
+        to_id TEXT NOT NULL,
+        from_id TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        weight INTEGER NOT NULL,
+        PRIMARY KEY (to_id, from_id)
+      ) STRICT;
+      CREATE INDEX relay_shares_heaviest ON relay_shares (to_id, weight);
+      CREATE TABLE relay_senders (
+        from_id TEXT PRIMARY KEY,
+        n INTEGER NOT NULL,
+        bytes INTEGER NOT NULL,
+        weight INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX relay_senders_heaviest ON relay_senders (weight);
+      CREATE TABLE relay_total (
+        one INTEGER PRIMARY KEY CHECK (one = 1),
+        n INTEGER NOT NULL,
+        bytes INTEGER NOT NULL
+      ) STRICT;
+      -- The newest envelope of a sender, in one mailbox or anywhere: what the fairness rule evicts.
+      CREATE INDEX relay_mailbox_share ON relay_mailbox (to_id, from_id, received);
+      CREATE INDEX relay_mailbox_sender ON relay_mailbox (from_id, received);
+      INSERT INTO relay_boxes SELECT to_id, count(*), sum(size) FROM relay_mailbox GROUP BY to_id;
+      INSERT INTO relay_shares SELECT to_id, from_id, count(*), sum(size), sum(size) FROM relay_mailbox GROUP BY to_id, from_id;
+      INSERT INTO relay_senders SELECT from_id, count(*), sum(size), sum(size) FROM relay_mailbox GROUP BY from_id;
+      INSERT INTO relay_total SELECT 1, count(*), coalesce(sum(size), 0) FROM relay_mailbox;
+    `
   }
 ]

@@ -130,6 +130,11 @@ export function encodeEnvelope (envelope: Envelope): Uint8Array {
 /** The checks that need no keys: addressed to me, not expired, not from the future, sane lifetime. */
 export function checkEnvelopeTiming (env: Envelope, me: string, now = Date.now()): void {
   if (env.to !== me) throw new EnvelopeRejected('wrong-recipient', 'the envelope is addressed to another twin')
+  checkEnvelopeLifetime(env, now)
+}
+
+/** The timing checks alone (not expired, not from the future, sane lifetime), which relays apply too. */
+export function checkEnvelopeLifetime (env: Pick<Envelope, 'created' | 'expires'>, now = Date.now()): void {
   if (env.expires <= now) throw new EnvelopeRejected('expired', 'the envelope has expired')
   if (env.created > now + MAX_CLOCK_SKEW_MS) throw new EnvelopeRejected('from-the-future', `the envelope was created more than ${MAX_CLOCK_SKEW_MS / 60_000} minutes in the future`)
   if (env.expires - env.created > MAX_TTL_MS || env.expires < env.created) throw new EnvelopeRejected('ttl-too-long', 'the envelope claims a lifetime over the limit')

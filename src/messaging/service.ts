@@ -17,12 +17,17 @@ import {
 } from './envelope.js'
 import { EnvelopeRejected, RemoteError, RequestTimeoutError, type RejectReason } from './errors.js'
 import type { MessageStore, NewInbound, OutboxRow, OutboxStatus } from './store.js'
+import { Strikes } from './strikes.js'
 
 /** Twin's direct messaging protocol; see docs/PROTOCOL.md, "Delivery". */
 export const MESSAGE_PROTOCOL = '/twin/msg/1.0.0'
 
 /** Streams one connection may open to the direct protocol: a peer needs one, a few while one is replaced. */
 const MAX_INBOUND_STREAMS = 8
+/** Envelope bytes one inbound stream may have in the receive pipeline at once. */
+const MAX_WORKING_BYTES_PER_STREAM = 1024 * 1024
+/** Replies queued on one inbound stream before the twin stops reading from it. */
+const MAX_QUEUED_REPLIES = 256
 
 /** The twin's own keys, as messaging needs them. */
 export interface Self {
@@ -57,6 +62,13 @@ export const DEFAULT_TIMING: Timing = {
   dialTimeoutMs: 5_000,
   ackTimeoutMs: 15_000
 }
+
+/**
+ * Pushes of one envelope by a relay, refused each time because its sender cannot be resolved,
+ * after which the twin gives up on it: acknowledged, so the relay deletes it instead of keeping
+ * junk from senders nobody can find until it expires.
+ */
+const UNKNOWN_SENDER_PUSHES = 3
 
 /** Rejections after which retrying the same envelope cannot succeed. */
 const FINAL: ReadonlySet<RejectReason> = new Set(['malformed', 'too-large', 'wrong-recipient', 'expired', 'from-the-future', 'ttl-too-long', 'rotated-key', 'bad-signature', 'undecryptable', 'stale-recipient-key'])
@@ -100,6 +112,7 @@ export class Messaging extends EventEmitter {
   private readonly peerToTwin = new Map<string, string>()
   private readonly lanes = new Set<string>()
   private readonly acksToSend = new Map<string, Uint8Array[]>()
+  private readonly unresolvedPushes = new Strikes()
   private readonly receiver: Batcher<Inbound, InboundResult>
   private readonly timing: Timing
   private timer: NodeJS.Timeout | undefined
@@ -242,14 +255,26 @@ export class Messaging extends EventEmitter {
     const reply = (frame: unknown): void => { frames.write(frame).catch(() => { frames.abort('write failed') }) }
     const remote = this.peerToTwin.get(connection.remotePeer.toString())
     if (remote !== undefined && this.store.wake(remote, this.timing.now()) > 0) this.kick()
+    // Back-pressure: a peer that sends faster than this twin verifies and stores, or that does
+    // not read its replies, waits instead of queuing envelopes and replies in memory.
+    const working = new Set<Promise<void>>()
+    let workingBytes = 0
     try {
       while (true) {
+        while (workingBytes > MAX_WORKING_BYTES_PER_STREAM) await Promise.race(working)
+        if (frames.queuedWrites > MAX_QUEUED_REPLIES) await frames.drained()
         const frame = await frames.read() as { e?: unknown } | undefined
         if (frame === undefined) break
         if (!(frame.e instanceof Uint8Array)) { reply({ r: null, why: 'malformed', msg: 'expected an envelope frame' }); continue }
-        void this.receiver.push({ bytes: frame.e, via: 'direct', reply }).then(r => {
+        const size = frame.e.length
+        workingBytes += size
+        const job: Promise<void> = this.receiver.push({ bytes: frame.e, via: 'direct', reply }).then(r => {
           if (!r.ok) reply({ r: r.id ?? null, why: r.reason ?? 'malformed', msg: r.message ?? '' })
-        })
+        }, () => {
+          // The pipeline itself failed (this twin's fault, not final): the sender retries.
+          reply({ r: null, why: 'internal', msg: 'the recipient could not process the envelope' })
+        }).finally(() => { workingBytes -= size; working.delete(job) })
+        working.add(job)
       }
       await frames.close()
     } catch {
@@ -262,7 +287,14 @@ export class Messaging extends EventEmitter {
     const results = await Promise.all(envelopes.map(async bytes => await this.receiver.push({ bytes, via: 'mailbox' })))
     const ids: Uint8Array[] = []
     results.forEach((r, i) => {
-      if (r.ok || r.final) ids.push(r.id ?? idOf(envelopes[i] as Uint8Array))
+      const id = r.id ?? idOf(envelopes[i] as Uint8Array)
+      if (r.ok || r.final) {
+        ids.push(id)
+        this.unresolvedPushes.forget(toHex(id))
+      } else if (r.reason === 'unknown-sender' && this.unresolvedPushes.add(toHex(id)) >= UNKNOWN_SENDER_PUSHES) {
+        this.unresolvedPushes.forget(toHex(id))
+        ids.push(id)
+      }
     })
     return ids.filter(id => id.length === 16)
   }

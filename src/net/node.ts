@@ -16,6 +16,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { hkdfSync } from 'node:crypto'
 import { TwinError } from '../errors.js'
 import { selectRecord, validateRecordForKey } from './record.js'
+import { perHostGater, SERVICE_LIMITS, TWIN_LIMITS, type ConnectionLimits } from './limits.js'
 
 // Dialing WebSockets on Node 20 needs the WebSocket global.
 const G = globalThis as unknown as { WebSocket?: unknown }
@@ -54,6 +55,23 @@ function dht (clientMode: boolean): ReturnType<typeof kadDHT> {
 
 const transports = () => [tcp(), webSockets()] as const
 
+/** The libp2p settings that enforce a role's connection limits (src/net/limits.ts). */
+function bounded (limits: ConnectionLimits): { connectionManager: object, connectionGater: ReturnType<typeof perHostGater>, streamMuxers: Array<ReturnType<typeof yamux>> } {
+  return {
+    connectionManager: {
+      maxConnections: limits.maxConnections,
+      maxIncomingPendingConnections: limits.maxPendingInbound,
+      inboundConnectionThreshold: limits.newPerHostPerSecond,
+      inboundUpgradeTimeout: limits.handshakeTimeoutMs
+    },
+    connectionGater: perHostGater(limits),
+    streamMuxers: [yamux({
+      maxInboundStreams: limits.maxStreamsPerConnection,
+      streamOptions: { maxStreamWindowSize: limits.maxStreamWindowBytes }
+    })]
+  }
+}
+
 /** A relay: directly reachable, DHT server, circuit relay v2 without per-connection limits. */
 export async function createRelayNode (options: { privateKey: PrivateKey, listen: string[], announce?: string[] }): Promise<TwinLibp2p> {
   return await createServiceNode(options, {
@@ -72,8 +90,7 @@ export async function createTwinNode (options: { privateKey: PrivateKey, listen:
     addresses: { listen: [...options.listen, '/p2p-circuit'] },
     transports: [...transports(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionManager: { maxConnections: 500, inboundConnectionThreshold: 100, maxIncomingPendingConnections: 100 },
+    ...bounded(TWIN_LIMITS),
     services: {
       identify: identify(),
       ping: ping(),
@@ -98,8 +115,7 @@ export async function createServiceNode (options: { privateKey: PrivateKey, list
       : { listen: options.listen, ...(options.announce === undefined ? {} : { announce: options.announce }) },
     transports: options.circuit === true ? [...transports(), circuitRelayTransport()] : [...transports()],
     connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    connectionManager: { maxConnections: 2000, inboundConnectionThreshold: 1000, maxIncomingPendingConnections: 200 },
+    ...bounded(SERVICE_LIMITS),
     services: { identify: identify(), ping: ping(), ...services }
   })
   return node as unknown as TwinLibp2p

@@ -1,11 +1,22 @@
 import type { PeerId, Stream } from '@libp2p/interface'
+import { z } from 'zod'
 import { RequestStream } from '../net/request-stream.js'
-import { FrameStream } from '../net/frames.js'
+import { FrameStream, MAX_FRAME_BYTES } from '../net/frames.js'
 import { peerAddress, type TwinLibp2p } from '../net/node.js'
+import { bytesSchema, encodeCbor } from '../wire/index.js'
 import { TwinError } from '../errors.js'
 import { MAILBOX_PROTOCOL } from './service.js'
 
-export type DepositReply = { ok: Uint8Array } | { no: Uint8Array | null, why: string }
+const depositReplySchema = z.union([
+  z.object({ ok: bytesSchema(16) }),
+  z.object({ no: bytesSchema(16).nullable(), why: z.string().max(64), msg: z.string().max(1000).optional() })
+])
+export type DepositReply = z.infer<typeof depositReplySchema>
+
+export interface RelayClientOptions {
+  /** This twin's current record, attached to a deposit the relay refused as `unknown-sender`. */
+  record?: () => Uint8Array
+}
 
 const DIAL_TIMEOUT_MS = 5_000
 const REPLY_TIMEOUT_MS = 15_000
@@ -20,7 +31,7 @@ export class RelayClient {
   private readonly requests: RequestStream
   private subscription: { stop: boolean, frames?: FrameStream, record: Uint8Array, wake?: () => void } | undefined
 
-  constructor (private readonly node: TwinLibp2p, readonly address: string) {
+  constructor (private readonly node: TwinLibp2p, readonly address: string, private readonly options: RelayClientOptions = {}) {
     const { ma, peerId } = peerAddress(address)
     this.peerId = peerId
     void this.node.peerStore.merge(peerId, { multiaddrs: [ma.decapsulate('/p2p')] }).catch(() => {})
@@ -39,9 +50,25 @@ export class RelayClient {
     }
   }
 
-  /** Leaves an envelope in the relay's mailbox for its recipient. */
+  /**
+   * Leaves an envelope in the relay's mailbox for its recipient. A relay that does not know
+   * this twin (or knows an older record) answers `unknown-sender`; the deposit is then made
+   * once more with this twin's record attached, so the relay can check the signature.
+   */
   async deposit (envelope: Uint8Array): Promise<DepositReply> {
-    return await this.requests.request({ op: 'put', env: envelope }) as DepositReply
+    const first = await this.put({ op: 'put', env: envelope })
+    if (!('no' in first) || first.why !== 'unknown-sender' || this.options.record === undefined) return first
+    const frame = { op: 'put' as const, env: envelope, rec: this.options.record() }
+    // A record that does not fit next to a large envelope cannot be sent with it: the relay's
+    // answer stands, and the message goes through another relay or directly.
+    if (encodeCbor(frame).length > MAX_FRAME_BYTES) return first
+    return await this.put(frame)
+  }
+
+  private async put (frame: { op: 'put', env: Uint8Array, rec?: Uint8Array }): Promise<DepositReply> {
+    const parsed = depositReplySchema.safeParse(await this.requests.request(frame))
+    if (!parsed.success) throw new TwinError('RELAY_PROTOCOL', `relay ${this.peerId.toString()} answered a deposit with something else than a deposit reply`)
+    return parsed.data
   }
 
   /** The relay's copy of a twin's record, if it has one. */

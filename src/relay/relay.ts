@@ -3,7 +3,8 @@ import { openDb, type Db } from '../db/index.js'
 import { createRelayNode, peerKeyFromSeed, stopNode } from '../net/node.js'
 import { NodeRole } from '../net/role.js'
 import { MailboxService } from './service.js'
-import { RelayStore, type MailboxLimits, DEFAULT_MAILBOX_LIMITS } from './store.js'
+import { RelayStore } from './store.js'
+import { checkMailboxLimits, DEFAULT_MAILBOX_LIMITS, type MailboxLimits } from './limits.js'
 
 /**
  * A relay: a directly reachable libp2p node that is a DHT server, a circuit relay (v2) and a
@@ -16,6 +17,7 @@ export class Relay extends NodeRole {
 
   constructor (readonly home: string, private readonly options: { listen: string[], announce?: string[], limits?: MailboxLimits }) {
     super()
+    checkMailboxLimits(options.limits ?? DEFAULT_MAILBOX_LIMITS)
   }
 
   protected async setUp (): Promise<void> {

@@ -1,24 +1,26 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { z } from 'zod'
 import { bytesSchema, toHex } from '../wire/index.js'
-import { FrameStream } from '../net/frames.js'
+import { FrameStream, MAX_FRAME_BYTES } from '../net/frames.js'
 import { Batcher } from '../net/batcher.js'
-import { decodeRecord } from '../net/record.js'
+import { decodeRecord, MAX_RECORD_BYTES } from '../net/record.js'
 import type { TwinLibp2p } from '../net/node.js'
-import { decodeEnvelope, MAX_ENVELOPE_BYTES } from '../messaging/envelope.js'
-import { EnvelopeRejected } from '../messaging/errors.js'
-import type { DepositResult, RelayStore } from './store.js'
+import type { Deposit, DepositResult, RelayStore, StoredEnvelope, WaitingEnvelope } from './store.js'
+import { fillPushFrame, PUSH_MAX_ENVELOPES } from './push-frame.js'
+import { DepositCheck } from './deposit-check.js'
+import { SenderRecords } from './sender-records.js'
 
 /** The relay's mailbox protocol; see docs/PROTOCOL.md, "Mailbox". */
 export const MAILBOX_PROTOCOL = '/twin/mailbox/1.0.0'
 
-/** Envelopes pushed to a subscriber per frame. */
-const PUSH_BATCH = 256
 /** An envelope pushed but not acknowledged within this time is pushed again. */
 const RESEND_MS = 30_000
+/** Pushed and not yet acknowledged, per subscriber: the relay waits for acks beyond this. */
+const MAX_INFLIGHT_ENVELOPES = 4 * PUSH_MAX_ENVELOPES
+const MAX_INFLIGHT_BYTES = 4 * MAX_FRAME_BYTES
 
 const requestSchema = z.discriminatedUnion('op', [
-  z.strictObject({ op: z.literal('put'), env: bytesSchema() }),
+  z.strictObject({ op: z.literal('put'), env: bytesSchema(), rec: bytesSchema().refine(b => b.length <= MAX_RECORD_BYTES, 'record too large').optional() }),
   z.strictObject({ op: z.literal('get'), id: z.string().max(100) }),
   z.strictObject({ op: z.literal('sub'), rec: bytesSchema() }),
   z.strictObject({ op: z.literal('ack'), ids: z.array(bytesSchema(16)).max(4096) })
@@ -28,25 +30,30 @@ type Request = z.infer<typeof requestSchema>
 interface Subscription {
   id: string
   frames: FrameStream
-  inflight: Map<string, number>
+  /** Pushed, not yet acknowledged: hex id to the time it was pushed and its size. */
+  inflight: Map<string, { at: number, size: number }>
+  inflightBytes: number
   pumping: boolean
   again: boolean
 }
 
-interface Deposit { to: string, from: string, id: Uint8Array, expires: number, envelope: Uint8Array }
-
 /**
- * A relay's mailbox: keeps sealed envelopes for twins until they collect them or the envelopes
- * expire (never sooner), pushes them at once to a twin that is subscribed, and serves the twin
- * records of its subscribers. It never sees plaintext: envelopes stay sealed.
+ * A relay's mailbox: keeps sealed envelopes for the twins that subscribed to it, from senders
+ * whose signature it checked, within its limits, until the recipient collects them or they
+ * expire (or a lighter sender's deposit evicts them from a full mailbox); pushes them at once to
+ * a twin that is subscribed, and serves the twin records it knows. It never sees plaintext:
+ * envelopes stay sealed.
  */
 export class MailboxService {
   private readonly subs = new Map<string, Subscription>()
   private readonly deposits: Batcher<Deposit, DepositResult>
+  private readonly senders = new SenderRecords()
+  private readonly checks: DepositCheck
   private timer: NodeJS.Timeout | undefined
 
   constructor (private readonly node: TwinLibp2p, private readonly store: RelayStore) {
     this.deposits = new Batcher(items => this.store.deposit(items))
+    this.checks = new DepositCheck(store, this.senders)
   }
 
   async start (): Promise<void> {
@@ -72,7 +79,7 @@ export class MailboxService {
     const now = Date.now()
     for (const sub of this.subs.values()) {
       let stale = false
-      for (const [k, t] of sub.inflight) if (now - t > RESEND_MS) { sub.inflight.delete(k); stale = true }
+      for (const [k, f] of sub.inflight) if (now - f.at > RESEND_MS) { settle(sub, k); stale = true }
       if (stale) void this.pump(sub)
     }
   }
@@ -93,8 +100,9 @@ export class MailboxService {
         if (!parsed.success) { reply({ err: 'malformed request' }); continue }
         const req: Request = parsed.data
         switch (req.op) {
-          case 'put': reply(this.put(req.env)); break
-          case 'get': reply({ rec: this.store.getRecord(req.id) ?? null }); break
+          case 'put': reply(this.put(req.env, req.rec)); break
+          // Records of subscribers and of verified senders: the recipient may need the sender's.
+          case 'get': reply({ rec: this.senders.get(req.id)?.bytes ?? this.store.getRecord(req.id) ?? null }); break
           case 'sub': {
             const r = this.subscribe(req.rec, frames, connection)
             if ('err' in r) { reply(r); break }
@@ -107,7 +115,7 @@ export class MailboxService {
           case 'ack':
             if (sub === undefined) { reply({ err: 'ack without a subscription' }); break }
             this.store.remove(sub.id, req.ids)
-            for (const id of req.ids) sub.inflight.delete(toHex(id))
+            for (const id of req.ids) settle(sub, toHex(id))
             void this.pump(sub)
             break
         }
@@ -121,20 +129,22 @@ export class MailboxService {
     }
   }
 
-  private async put (bytes: Uint8Array): Promise<unknown> {
-    let env
+  /** Checks an envelope and keeps it: the reply is `{ ok: id }` or `{ no: id, why, msg }`. */
+  private async put (bytes: Uint8Array, rec: Uint8Array | undefined): Promise<unknown> {
+    let id: Uint8Array | null = null
     try {
-      if (bytes.length > MAX_ENVELOPE_BYTES) throw new EnvelopeRejected('too-large', 'envelope over the size limit')
-      env = decodeEnvelope(bytes)
-      if (env.expires <= Date.now()) throw new EnvelopeRejected('expired', 'the envelope has expired')
-    } catch (err) {
-      return { no: null, why: err instanceof EnvelopeRejected ? err.reason : 'malformed' }
+      const checked = this.checks.check(bytes, rec)
+      if (!('ok' in checked)) return checked
+      id = checked.ok.id
+      const r = await this.deposits.push(checked.ok)
+      if (!r.ok) return { no: id, why: r.why, msg: r.message }
+      const sub = this.subs.get(checked.ok.to)
+      if (sub !== undefined) void this.pump(sub)
+      return { ok: id }
+    } catch {
+      // The relay's own failure (its database): not the sender's fault, so it tries again later.
+      return { no: id, why: 'internal', msg: 'the relay could not keep the envelope now; try again later' }
     }
-    const r = await this.deposits.push({ to: env.to, from: env.from, id: env.id, expires: env.expires, envelope: bytes })
-    if (!r.ok) return { no: env.id, why: r.why }
-    const sub = this.subs.get(env.to)
-    if (sub !== undefined) void this.pump(sub)
-    return { ok: env.id }
   }
 
   /** A twin subscribes by presenting its record; the connection must come from the record's peer. */
@@ -147,31 +157,60 @@ export class MailboxService {
     }
     if (record.net.peer !== connection.remotePeer.toString()) return { err: 'the twin record names another peer than this connection' }
     this.store.putRecord(record.state.id, record.state.sequence, record.doc.seq, recordBytes)
+    this.senders.add(record, recordBytes)
     const old = this.subs.get(record.state.id)
     if (old !== undefined && old.frames !== frames) old.frames.abort('replaced by a newer subscription')
-    const sub: Subscription = { id: record.state.id, frames, inflight: new Map(), pumping: false, again: false }
+    const sub: Subscription = { id: record.state.id, frames, inflight: new Map(), inflightBytes: 0, pumping: false, again: false }
     this.subs.set(sub.id, sub)
     return { sub }
   }
 
-  /** Pushes waiting envelopes to a subscriber, a batch at a time, without repeating in-flight ones. */
+  /**
+   * Pushes waiting envelopes to a subscriber, each frame filled up to the frame limit and never
+   * past it, without repeating in-flight ones.
+   */
   private async pump (sub: Subscription): Promise<void> {
     if (sub.pumping) { sub.again = true; return }
     sub.pumping = true
     try {
       do {
         sub.again = false
-        const batch = this.store.pending(sub.id, PUSH_BATCH + sub.inflight.size).filter(e => !sub.inflight.has(toHex(e.id))).slice(0, PUSH_BATCH)
+        const batch = this.nextPush(sub)
         if (batch.length === 0) break
         const now = Date.now()
-        for (const e of batch) sub.inflight.set(toHex(e.id), now)
+        for (const e of batch) {
+          sub.inflight.set(toHex(e.id), { at: now, size: e.envelope.length })
+          sub.inflightBytes += e.envelope.length
+        }
         await sub.frames.write({ env: batch.map(e => e.envelope) })
         sub.again = true
-      } while (sub.again && sub.inflight.size < 4 * PUSH_BATCH && !sub.frames.closed)
+      } while (sub.again && sub.inflight.size < MAX_INFLIGHT_ENVELOPES && sub.inflightBytes < MAX_INFLIGHT_BYTES && !sub.frames.closed)
     } catch {
       sub.frames.abort('push failed')
     } finally {
       sub.pumping = false
     }
   }
+
+  /** The next frame's envelopes: chosen by size first, then read from disk. */
+  private nextPush (sub: Subscription): StoredEnvelope[] {
+    const waiting = this.store.waiting(sub.id, PUSH_MAX_ENVELOPES + sub.inflight.size).filter(e => !sub.inflight.has(toHex(e.id)))
+    if (waiting.length === 0) return []
+    const count = fillPushFrame(waiting.map(e => e.size))
+    if (count === 0) {
+      // Deposits never keep an envelope that cannot be pushed alone; one that got here anyway
+      // (a smaller frame limit than when it was kept) would block the whole mailbox.
+      this.store.remove(sub.id, [(waiting[0] as WaitingEnvelope).id])
+      return this.nextPush(sub)
+    }
+    return this.store.envelopes(sub.id, waiting.slice(0, count).map(e => e.id))
+  }
+}
+
+/** An envelope left the in-flight set (acknowledged, or due to be pushed again). */
+function settle (sub: Subscription, key: string): void {
+  const f = sub.inflight.get(key)
+  if (f === undefined) return
+  sub.inflight.delete(key)
+  sub.inflightBytes -= f.size
 }

@@ -170,7 +170,8 @@ export class TwinDaemon extends NodeRole {
   relayClient (address: string): RelayClient {
     let c = this.relayClients.get(address)
     if (c === undefined) {
-      c = new RelayClient(this.node, address)
+      // A relay that does not know this twin yet gets its record with the deposit (sender check).
+      c = new RelayClient(this.node, address, { record: () => this.publishRecord() })
       this.relayClients.set(address, c)
     }
     return c

@@ -61,6 +61,7 @@ export class VaultService {
   private timer: NodeJS.Timeout | undefined
   private snapshotTimer: NodeJS.Timeout | undefined
   private busy: Promise<unknown> = Promise.resolve()
+  private snapshotting = 0
 
   constructor (db: Db, vaultKey: Uint8Array, private readonly home: string, private readonly net: VaultNetwork, private readonly signer: RootSigner) {
     this.store = new VaultStore(db)
@@ -154,9 +155,17 @@ export class VaultService {
     if (this.snapshotTimer !== undefined) clearTimeout(this.snapshotTimer)
     this.snapshotTimer = setTimeout(() => {
       this.snapshotTimer = undefined
-      void this.exclusive(async () => await this.vault.snapshot()).catch(err => { process.stderr.write(`twin: vault snapshot failed: ${(err as Error).message}\n`) })
+      this.snapshotting++
+      void this.exclusive(async () => await this.vault.snapshot())
+        .catch(err => { process.stderr.write(`twin: vault snapshot failed: ${(err as Error).message}\n`) })
+        .finally(() => { this.snapshotting-- })
     }, 1_000)
     this.snapshotTimer.unref()
+  }
+
+  /** True while a change waits for its index snapshot (debounced) or the snapshot is being written. */
+  snapshotPending (): boolean {
+    return this.snapshotTimer !== undefined || this.snapshotting > 0
   }
 
   /** Stores a file, or a folder recursively, from this machine's disk. */

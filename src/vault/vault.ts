@@ -65,6 +65,9 @@ const rootAad = (r: { id: string, seq: number, created: number }): Uint8Array =>
  * orphans.
  */
 export class Vault {
+  /** Chunks read since start, and how many of them needed parity (a data shard was missing or wrong). */
+  readonly reads = { chunks: 0, decoded: 0 }
+
   constructor (
     private readonly store: VaultStore,
     private readonly keys: VaultKeys,
@@ -275,9 +278,12 @@ export class Vault {
     }
     if (good < c.k) throw new TwinError('CHUNK_LOST', `a chunk cannot be read: only ${good} of the ${c.k} shards needed are available`)
     // The code is systematic: with every data shard at hand, the chunk is their concatenation.
-    const enc = got.slice(0, c.k).every(x => x !== undefined)
+    const systematic = got.slice(0, c.k).every(x => x !== undefined)
+    const enc = systematic
       ? Buffer.concat(got.slice(0, c.k) as Uint8Array[]).subarray(0, c.encSize)
       : await decodeShards(got, c.k, c.m, c.encSize)
+    this.reads.chunks++
+    if (!systematic) this.reads.decoded++
     const plain = decryptChunk(this.keys.chunkKey(id), id, enc)
     if (!equalBytes(this.keys.chunkId(plain), id)) throw new TwinError('CHUNK_CORRUPT', 'a chunk does not match its id')
     return plain

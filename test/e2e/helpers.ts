@@ -17,7 +17,8 @@ export async function twin (args: string[], options: { env?: Record<string, stri
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d })
-    const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs ?? 30_000)
+    // Only a hung command should meet this: a put of a few hundred MiB on a loaded machine may take a minute.
+    const timer = setTimeout(() => { child.kill('SIGKILL') }, options.timeoutMs ?? 180_000)
     child.on('error', reject)
     child.on('close', code => { clearTimeout(timer); resolve({ code, stdout, stderr }) })
     child.stdin.end(options.input ?? '')

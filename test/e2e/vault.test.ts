@@ -36,6 +36,34 @@ async function referenced (): Promise<{ index: Map<string, { peer: string, statu
 }
 const base = (p: string): string => p.split('/').pop()!
 
+/**
+ * Stores a file through the API the CLI uses, calling `onStarted` once the first progress line
+ * arrives (the twin is reading the file), and returns every NDJSON line it answered.
+ */
+async function putLines (file: string, onStarted: () => void): Promise<any[]> {
+  const api = JSON.parse(readFileSync(join(alice.home, 'api.json'), 'utf8'))
+  const res = await fetch(api.url + '/v1/vault/put', { method: 'POST', headers: { authorization: `Bearer ${api.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ file }) })
+  const lines: any[] = []
+  let text = ''
+  const decoder = new TextDecoder()
+  for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+    text += decoder.decode(piece, { stream: true })
+    let nl
+    while ((nl = text.indexOf('\n')) !== -1) {
+      const line = JSON.parse(text.slice(0, nl))
+      text = text.slice(nl + 1)
+      if (line.progress !== undefined && !lines.some(l => l.progress !== undefined)) onStarted()
+      lines.push(line)
+    }
+  }
+  return lines
+}
+
+/** Waits until the twin has written the index snapshot of its last change (it is debounced). */
+async function snapshotSettled (): Promise<void> {
+  await waitFor(async () => (await api(alice.home, 'GET', '/v1/vault/shards')).snapshotPending === false, 30_000, 'the index snapshot', 100)
+}
+
 /** Every shard file a node holds, for any owner. */
 function shardFiles (dir: string): string[] {
   const out: string[] = []
@@ -80,11 +108,11 @@ describe('the vault with six storage nodes (4 + 2)', () => {
     expectCleanFailure(await twin(['get', '/a/../b', '--home', alice.home]), /cannot contain/)
     expectCleanFailure(await twin(['put', at('missing.bin'), '--home', alice.home]), /cannot read .*missing\.bin/)
     expectCleanFailure(await twin(['get', '/nothing-here', '--home', alice.home]), /no file \/nothing-here in the vault/)
+    // The file grows once the twin has started reading it (its first progress line), the way
+    // a log file does: the put must notice and store nothing.
     writeFileSync(at('growing.bin'), randomBytes(96 * 1024 * 1024))
-    const put = twin(['put', at('growing.bin'), '--home', alice.home])
-    await new Promise(resolve => setTimeout(resolve, 300))
-    appendFileSync(at('growing.bin'), 'more')
-    expectCleanFailure(await put, /changed while it was being stored; nothing was saved/)
+    const lines = await putLines(at('growing.bin'), () => { appendFileSync(at('growing.bin'), 'more') })
+    expect(lines.at(-1)).toMatchObject({ code: 'FILE_CHANGED', error: expect.stringMatching(/changed while it was being stored; nothing was saved/) })
     expect((await twinJson(['ls', '--home', alice.home])).entries.map((e: any) => e.path)).not.toContain('/growing.bin')
     rmSync(at('growing.bin'))
   }, 120_000)
@@ -103,8 +131,16 @@ describe('the vault with six storage nodes (4 + 2)', () => {
     const ls = await twinJson(['ls', '/set', '--home', alice.home])
     expect(ls.entries).toHaveLength(50)
     expect(ls.entries[0]).toEqual({ path: '/set/f00.bin', size: 0, modified: expect.any(String), version: 1 })
-    await nodes[5]!.proc.stop('SIGKILL')
-    await nodes[6]!.proc.stop('SIGKILL')
+    // Kill the two nodes that hold data shards of the most chunks: reading those chunks needs
+    // parity and a real decode (with every data shard at hand a read only concatenates).
+    const placed = await api(alice.home, 'GET', '/v1/vault/shards')
+    const dataChunks = new Map<string, Set<string>>()
+    for (const x of placed.shards) if (x.idx < 4) dataChunks.set(x.peer, (dataChunks.get(x.peer) ?? new Set()).add(x.chunk))
+    const victims = [...dataChunks.entries()].sort((a, b) => b[1].size - a[1].size).slice(0, 2).map(([peer]) => nodes.find(n => n?.address.endsWith(`/p2p/${peer}`))!)
+    const needDecode = new Set([...victims.flatMap(v => [...dataChunks.get(v.address.split('/p2p/')[1]!)!])])
+    expect(needDecode.size).toBeGreaterThan(10)
+    for (const v of victims) await v.proc.stop('SIGKILL')
+    const decodedBefore = placed.reads.decoded
     for (const f of files) {
       const out = at('out', f.name)
       mkdirSync(at('out'), { recursive: true })
@@ -112,11 +148,12 @@ describe('the vault with six storage nodes (4 + 2)', () => {
       expect(r.code, r.stderr).toBe(0)
       expect(sha(out), f.name).toBe(f.hash)
     }
+    // Every chunk with a data shard on a killed node was rebuilt from parity, once.
+    expect((await api(alice.home, 'GET', '/v1/vault/shards')).reads.decoded - decodedBefore).toBe(needDecode.size)
     const status = await twinJson(['storage', 'status', '--home', alice.home])
     expect(status.peers.filter((p: any) => !p.online)).toHaveLength(2)
     expect(status.lost).toBe(0)
-    await startNode(5, '2GiB', nodes[5]!.port)
-    await startNode(6, '2GiB', nodes[6]!.port)
+    for (const v of victims) await startNode(v.n, '2GiB', v.port)
   }, 300_000)
 
   it('finds exactly one flipped bit and one deleted shard, repairs them, and verifies clean', async () => {
@@ -163,13 +200,13 @@ describe('the vault with six storage nodes (4 + 2)', () => {
   it('keeps the old version, and leaves no orphan shards, when the twin is killed in the middle of a 200 MiB put', async () => {
     writeFileSync(at('doc-v1.bin'), randomBytes(1024 * 1024))
     await twinJson(['put', at('doc-v1.bin'), '--as', '/doc.bin', '--home', alice.home])
-    const count = (): number => nodes.filter(Boolean).reduce((n, x) => n + shardFiles(x.dir).length, 0)
-    // Let the index snapshot settle, then count every shard on every node.
-    await new Promise(resolve => setTimeout(resolve, 2500))
-    const before = count()
+    const onDisk = (): string[] => nodes.filter(Boolean).flatMap(x => shardFiles(x.dir)).sort()
+    const count = (): number => onDisk().length
+    await snapshotSettled()
+    const before = onDisk()
     writeFileSync(at('doc-v2.bin'), randomBytes(200 * 1024 * 1024))
     const put = twin(['put', at('doc-v2.bin'), '--as', '/doc.bin', '--home', alice.home])
-    await waitFor(() => count() > before + 20, 60_000, 'the big put to be under way', 50)
+    await waitFor(() => count() > before.length + 20, 60_000, 'the big put to be under way', 50)
     await aliceProc.stop('SIGKILL')
     expect((await put).code).not.toBe(0)
     await startAlice()
@@ -177,12 +214,12 @@ describe('the vault with six storage nodes (4 + 2)', () => {
     expect(ls.entries.find((e: any) => e.path === '/doc.bin')).toMatchObject({ size: 1024 * 1024, version: 1 })
     await twinJson(['get', '/doc.bin', '-o', at('doc-back.bin'), '--home', alice.home])
     expect(sha(at('doc-back.bin'))).toBe(sha(at('doc-v1.bin')))
-    // Orphans are collected when the twin starts: every shard left on a node is one the twin uses.
-    await waitFor(async () => {
-      const { all } = await referenced()
-      return nodes.filter(Boolean).every(x => shardFiles(x.dir).every(f => all.has(base(f))))
-    }, 60_000, 'orphan shards to be collected')
-    expect(count()).toBeLessThanOrEqual(before + 12)
+    // Orphans are collected when the twin starts: every shard the killed put left is deleted,
+    // and what is left on the nodes is exactly what was there before it began.
+    await waitFor(() => count() === before.length, 60_000, 'orphan shards to be collected')
+    expect(onDisk()).toEqual(before)
+    const { all } = await referenced()
+    expect(before.every(f => all.has(base(f)))).toBe(true)
   }, 240_000)
 
   it('puts around a full node, and fails with a clear error, changing nothing, when no node has room', async () => {
@@ -208,7 +245,7 @@ describe('the vault with six storage nodes (4 + 2)', () => {
 
   it('brings every file back, byte for byte, from the phrase alone after alice\'s home is deleted', async () => {
     const expected = (await twinJson(['ls', '--home', alice.home])).entries.map((e: any) => e.path).sort()
-    await new Promise(resolve => setTimeout(resolve, 2500)) // the last index snapshot
+    await snapshotSettled()
     await aliceProc.stop('SIGTERM')
     rmSync(alice.home, { recursive: true, force: true })
     const r = await twinJson(['restore', '--phrase-file', at('alice.phrase'), '--bootstrap', relay, '--home', alice.home])
@@ -225,6 +262,8 @@ describe('the vault with six storage nodes (4 + 2)', () => {
     }
     await twinJson(['get', '/eight.bin', '-o', at('eight-restored.bin'), '--home', alice.home])
     expect(sha(at('eight-restored.bin'))).toBe(sha(at('eight.bin')))
+    await twinJson(['get', '/doc.bin', '-o', at('doc-restored.bin'), '--home', alice.home])
+    expect(sha(at('doc-restored.bin'))).toBe(sha(at('doc-v1.bin')))
     expect((await api(alice.home, 'GET', '/v1/status')).id).toBe(alice.id)
   }, 240_000)
 })

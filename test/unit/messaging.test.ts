@@ -11,7 +11,6 @@ import { EnvelopeRejected } from '../../src/messaging/errors.js'
 import { open, seal } from '../../src/messaging/seal.js'
 import { Batcher } from '../../src/net/batcher.js'
 import { compareRecords, decodeRecord, encodeRecord, recordKey, selectRecord, validateRecordForKey } from '../../src/net/record.js'
-import { RelayStore } from '../../src/relay/store.js'
 import { MessageStore } from '../../src/messaging/store.js'
 import { openDb } from '../../src/db/index.js'
 import { TwinError } from '../../src/errors.js'
@@ -121,20 +120,6 @@ describe('twin records', () => {
 describe('stores', () => {
   const dir = mkdtempSync(join(tmpdir(), 'twin-stores-'))
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
-
-  it('keeps a relay mailbox under its quota and drops duplicates', () => {
-    const db = openDb(join(dir, 'relay.db'), { create: true })
-    const store = new RelayStore(db, { maxMessages: 2, maxBytes: 1000 })
-    const item = (id: number, size = 10) => ({ to: 'b', from: 'a', id: new Uint8Array(16).fill(id), expires: Date.now() + 60_000, envelope: new Uint8Array(size) })
-    expect(store.deposit([item(1), item(1), item(2), item(3)])).toEqual([
-      { ok: true, duplicate: false }, { ok: true, duplicate: true }, { ok: true, duplicate: false }, { ok: false, why: 'mailbox-full' }
-    ])
-    expect(store.pending('b', 10).map(e => e.id[0])).toEqual([1, 2])
-    store.remove('b', [new Uint8Array(16).fill(1)])
-    expect(store.deposit([item(4, 2000)])).toEqual([{ ok: false, why: 'mailbox-full' }])
-    expect(store.prune(Date.now() + 120_000)).toBe(1)
-    db.close()
-  })
 
   it('numbers messages per recipient and stores each inbound message once', () => {
     const db = openDb(join(dir, 'twin.db'), { create: true })

@@ -53,6 +53,8 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
     passphrase: passphrase()
   })
   await daemon.start()
+  const { reportOnSignal } = await import('../../net/report.js')
+  reportOnSignal('twin', () => daemon.node)
   const s = daemon.status()
   emit(opts.json, { id: s.id, peerId: s.peerId, addresses: s.addresses, api: daemon.apiUrl }, () =>
     `twin ${s.id}${s.name === '' ? '' : ` (${s.name})`} is running: peer ${s.peerId}, API ${daemon.apiUrl}, ` +
@@ -61,17 +63,58 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
   await daemon.stop()
 }
 
-export async function relay (opts: CommonOptions & { listen?: string[], announce?: string[] }): Promise<void> {
+export interface RelayOptions extends CommonOptions {
+  listen?: string[]
+  announce?: string[]
+  mailboxMessages?: string
+  mailboxSize?: string
+  senderMessages?: string
+  senderSize?: string
+  totalMessages?: string
+  totalSize?: string
+}
+
+export async function relay (opts: RelayOptions): Promise<void> {
   keepRunningOnStrayErrors()
   const { Relay } = await import('../../relay/relay.js')
   const home = resolveHome(opts.home)
-  const r = new Relay(home, { listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], ...(opts.announce === undefined ? {} : { announce: opts.announce }) })
+  const limits = await relayLimits(opts)
+  const r = new Relay(home, { listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], ...(opts.announce === undefined ? {} : { announce: opts.announce }), limits })
   await r.start()
+  const { reportOnSignal } = await import('../../net/report.js')
+  reportOnSignal('relay', () => r.node)
   const addresses = r.addresses()
-  emit(opts.json, { peerId: r.node.peerId.toString(), addresses }, () =>
+  emit(opts.json, { peerId: r.node.peerId.toString(), addresses, limits }, () =>
     `relay ${r.node.peerId.toString()} is running; twins can use it with --bootstrap ${addresses[0] ?? ''}; ${r.waiting()} envelopes waiting; Ctrl-C stops it`)
   await untilSignal()
   await r.stop()
+}
+
+const OPTION_OF_LIMIT: Record<string, string> = {
+  'perRecipient.messages': '--mailbox-messages',
+  'perRecipient.bytes': '--mailbox-size',
+  'perSender.messages': '--sender-messages',
+  'perSender.bytes': '--sender-size',
+  'total.messages': '--total-messages',
+  'total.bytes': '--total-size'
+}
+
+/** The mailbox limits from the options, each defaulting to DEFAULT_MAILBOX_LIMITS. */
+async function relayLimits (opts: RelayOptions): Promise<import('../../relay/limits.js').MailboxLimits> {
+  const { DEFAULT_MAILBOX_LIMITS: d, checkMailboxLimits } = await import('../../relay/limits.js')
+  const { parseSize } = await import('../../storage/units.js')
+  const count = (text: string | undefined, option: string, fallback: number): number => {
+    if (text === undefined) return fallback
+    const n = Number(text)
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new TwinError('OPTION_INVALID', `${option} must be a whole number of at least 1, got "${text}"`)
+    return n
+  }
+  const size = (text: string | undefined, fallback: number): number => text === undefined ? fallback : parseSize(text)
+  return checkMailboxLimits({
+    perRecipient: { messages: count(opts.mailboxMessages, '--mailbox-messages', d.perRecipient.messages), bytes: size(opts.mailboxSize, d.perRecipient.bytes) },
+    perSender: { messages: count(opts.senderMessages, '--sender-messages', d.perSender.messages), bytes: size(opts.senderSize, d.perSender.bytes) },
+    total: { messages: count(opts.totalMessages, '--total-messages', d.total.messages), bytes: size(opts.totalSize, d.total.bytes) }
+  }, path => OPTION_OF_LIMIT[path] ?? path)
 }
 
 export async function send (to: string, text: string, opts: CommonOptions & { ttl?: string }): Promise<void> {

@@ -23,6 +23,8 @@ export async function run (opts: CommonOptions & { dir?: string, quota?: string,
     ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap })
   })
   await node.start()
+  const { reportOnSignal } = await import('../../net/report.js')
+  reportOnSignal('storage-node', () => node.node)
   const addresses = node.addresses()
   const peerId = node.node.peerId.toString()
   emit(opts.json, { peerId, addresses, open: opts.open === true, quota }, () => [
