@@ -81,7 +81,7 @@ export class StorageService {
       reserve: bytes => {
         const r = store.reserve(owner, bytes, quota)
         if (r.ok) return
-        if (r.why === 'over-quota') throw new BackendError('over-quota', `storage ${owner} is full: ${r.used} of ${r.quota} bytes used`)
+        if (r.why === 'over-quota') throw new BackendError('over-quota', `the quota of twin ${owner} on this node is full: ${r.used} of ${r.quota} bytes used`)
         throw new BackendError(r.why, 'this twin is not admitted here')
       },
       release: bytes => { store.release(owner, bytes) },
