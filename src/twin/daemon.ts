@@ -14,7 +14,7 @@ import { Resolver } from '../net/resolver.js'
 import { Messaging, type Timing } from '../messaging/service.js'
 import { MessageStore, type OutboxRow } from '../messaging/store.js'
 import { RelayClient } from '../relay/client.js'
-import { createApi, listenApi } from '../api/server.js'
+import { createApi, listenApi, loopbackHosts } from '../api/server.js'
 import { mountVaultApi } from '../api/vault-routes.js'
 import { apiFilePath } from '../api/client.js'
 import type { CallBody, SendBody } from '../api/schemas.js'
@@ -130,9 +130,11 @@ export class TwinDaemon extends NodeRole {
 
     // The local API, and where to find it.
     const token = randomBytes(32).toString('base64url')
-    const app = createApi(this.backend(), token)
+    let hosts: ReadonlySet<string> = new Set()
+    const app = createApi(this.backend(), { token, hosts: () => hosts })
     mountVaultApi(app, this.vault, () => this.onStorageChange())
     const api = await listenApi(app, this.options.apiPort ?? 0)
+    hosts = loopbackHosts(api.port)
     this.cleanups.add(async () => { await api.close() })
     this.apiUrl = `http://127.0.0.1:${api.port}`
     const apiFile = apiFilePath(this.home)
