@@ -25,7 +25,7 @@ import { signWithContext, verifyWithContext } from '../identity/index.js'
 import { ROOT_CONTEXT } from '../storage/service.js'
 import { acquireLock } from './lock.js'
 import { NodeRole } from '../net/role.js'
-import { writeFileAtomic } from './home.js'
+import { tightenHome, writeFileAtomic } from './home.js'
 
 export interface StartOptions {
   /** Multiaddrs to listen on directly (default: all interfaces, a free TCP port). */
@@ -69,6 +69,7 @@ export class TwinDaemon extends NodeRole {
 
   protected async setUp (): Promise<void> {
     this.identity = openIdentity(this.home)
+    tightenHome(this.home)
     this.secrets = unlockKeys(this.identity, this.options.passphrase)
     this.cleanups.add(acquireLock(this.home, 'twin'))
     this.db = openDb(this.identity.paths.db)
