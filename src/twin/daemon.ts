@@ -273,7 +273,7 @@ export class TwinDaemon extends NodeRole {
       inbox: (limit: number) => ({
         messages: this.store.listInbox(limit).map(m => ({
           id: toHex(m.id), from: m.from, name: nameOf(m.from), verb: m.verb, text: textOf(m.verb, m.payload), payload: m.payload, seq: m.seq,
-          sentAt: new Date(m.sentAt).toISOString(), receivedAt: new Date(m.receivedAt).toISOString()
+          sentAt: new Date(m.sentAt).toISOString(), receivedAt: new Date(m.receivedAt).toISOString(), arrival: m.arrival
         }))
       }),
       outbox: (limit: number) => ({ messages: this.store.listOutbox(limit).map(outRow) }),
