@@ -143,6 +143,12 @@ describe('key event log', () => {
     expect(verifyKel(again)).toEqual(made.state)
   })
 
+  it('refuses a rotation that names its twin in another case (ids in signed structures have one form)', () => {
+    const rotation = rotateIdentity(phraseA, createIdentity(phraseA).events).events[1] as SignedKeyEvent
+    const upper = { ...rotation, e: { ...rotation.e, i: (rotation.e as RotationEvent).i.toUpperCase() } }
+    expect(() => decodeKeyEvent(encodeCbor(upper))).toThrow(/must be in canonical form/)
+  })
+
   it('restores the latest keys with the log, and refuses a log of another twin', () => {
     const rotated = rotateIdentity(phraseA, createIdentity(phraseA).events)
     const restored = restoreIdentity(phraseA, rotated.events)
@@ -177,6 +183,11 @@ describe('twin document', () => {
     const doc = createDocument(made.state, made.current.signing, { name: 'Alice', relays: ['/dns4/relay.example/tcp/4001'] })
     const back = decodeDocument(encodeDocument(doc))
     expect(verifyDocument(back, made.state).relays).toEqual(['/dns4/relay.example/tcp/4001'])
+  })
+
+  it('refuses a document whose id is written in another case', () => {
+    const doc = createDocument(made.state, made.current.signing, { name: 'Alice' })
+    expect(() => decodeDocument(encodeCbor({ d: { ...doc.d, id: doc.d.id.toUpperCase() }, sig: doc.sig }))).toThrow(/must be in canonical form/)
   })
 
   it('binds the digest in the id to the inception event', () => {

@@ -79,6 +79,11 @@ describe('envelope', () => {
     expect(() => envelopeFor({ ttlMs: 365 * 24 * 3600_000 })).toThrow(TwinError)
   })
 
+  it('refuses an envelope whose sender or recipient id is written in another case', () => {
+    expect(() => decodeEnvelope(envelopeFor({ from: alice.state.id.toUpperCase() }).bytes)).toThrow(/from .*must be in canonical form/)
+    expect(() => decodeEnvelope(envelopeFor({ to: bob.state.id.toUpperCase() }).bytes)).toThrow(/to .*must be in canonical form/)
+  })
+
   it('refuses a message body that does not fit its kind', () => {
     const { envelope } = envelopeFor({ kind: 'ack', body: { verb: 'chat.message', payload: 1 } })
     expect(() => openEnvelope(envelope, bobSecret, bob.state.keys.encryption)).toThrow(/ack body is not valid/)
