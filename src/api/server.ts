@@ -151,7 +151,7 @@ export function openApi (): object {
   const json = (s: z.ZodType): object => ({ required: true, content: { 'application/json': { schema: schema(s) } } })
   return {
     openapi: '3.1.0',
-    info: { title: 'Twin local API', version: '1', description: 'The running twin\'s API, on 127.0.0.1, with the bearer token from api.json in the twin\'s home.' },
+    info: { title: 'Twin local API', version: '1', description: 'The running twin\'s API, on 127.0.0.1, with the bearer token from api.json in the twin\'s home. Requests must be addressed to 127.0.0.1:PORT, localhost:PORT or [::1]:PORT (else 403 HOST_NOT_ALLOWED); request bodies are at most 1 MiB (else 413 BODY_TOO_LARGE).' },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths: {
