@@ -26,7 +26,8 @@ export const sendResultSchema = z.object({ id: z.string(), status: z.string() })
 export const inboxSchema = z.object({
   messages: z.array(z.object({
     id: z.string(), from: z.string(), name: z.string(), verb: z.string(), text: z.string().nullable(), payload: z.unknown(),
-    seq: z.number(), sentAt: z.string(), receivedAt: z.string()
+    seq: z.number(), sentAt: z.string(), receivedAt: z.string(),
+    arrival: z.number().describe('1, 2, 3... in the order this twin stored its inbound messages')
   }))
 })
 export const outboxSchema = z.object({

@@ -3,6 +3,7 @@ import type { EventEmitter } from 'node:events'
 import type { AddressInfo } from 'node:net'
 import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
+import { bodyLimit } from 'hono/body-limit'
 import { serve } from '@hono/node-server'
 import { z } from 'zod'
 import { TwinError } from '../errors.js'
@@ -39,6 +40,28 @@ function fail (c: Context, status: number, code: string, error: string): Respons
   return c.json({ error, code }, status as 400)
 }
 
+/**
+ * The largest request body the API reads: a JSON body is small (a message envelope is at most
+ * 256 KiB, its JSON form a little more), and files reach the vault by path, not through the API.
+ */
+export const MAX_BODY_BYTES = 1024 * 1024
+
+/** The names a browser may use for the API on loopback: only these, with the API's own port. */
+export function loopbackHosts (port: number): ReadonlySet<string> {
+  return new Set([`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`])
+}
+
+/** Who may call the API: the bearer token, and the host names a request may be addressed to. */
+export interface ApiAccess {
+  token: string
+  /**
+   * The Host header values this listener answers (lower case, with the port). A page on another
+   * name that resolves to 127.0.0.1 (DNS rebinding) sends its own name, and is refused. A getter,
+   * since the port of a listener on port 0 is known only once it listens.
+   */
+  hosts: () => ReadonlySet<string>
+}
+
 /** Parses and validates a JSON request body; a bad body is a 400 with what was wrong. */
 export async function body<T> (c: Context, schema: z.ZodType<T>): Promise<T> {
   let json: unknown
@@ -52,15 +75,31 @@ export async function body<T> (c: Context, schema: z.ZodType<T>): Promise<T> {
   return parsed.data
 }
 
-/** The API: JSON over HTTP on 127.0.0.1, every route behind the bearer token. */
-export function createApi (backend: ApiBackend, token: string): Hono {
+/**
+ * The API: JSON over HTTP on 127.0.0.1, every route behind the bearer token. Checked in this
+ * order, each before anything else is read: the Host (DNS rebinding), the token, the body size.
+ */
+export function createApi (backend: ApiBackend, access: ApiAccess): Hono {
   const app = new Hono()
-  const expected = Buffer.from(`Bearer ${token}`)
+  const expected = Buffer.from(`Bearer ${access.token}`)
   app.use('*', async (c, next) => {
+    const host = (c.req.header('host') ?? '').toLowerCase()
+    if (!access.hosts().has(host)) {
+      const shown = host === '' ? 'no Host header' : `Host "${host.slice(0, 100)}"`
+      return fail(c, 403, 'HOST_NOT_ALLOWED', `${shown} is not a name of this API (it answers only ${[...access.hosts()].join(', ')}): requests through other names are refused, as a page could use them to reach the twin (DNS rebinding)`)
+    }
     const given = Buffer.from(c.req.header('authorization') ?? '')
     if (given.length !== expected.length || !timingSafeEqual(given, expected)) return fail(c, 401, 'UNAUTHORIZED', 'missing or wrong bearer token')
     await next()
   })
+  // A declared Content-Length over the limit is refused from the header; a chunked body is
+  // counted as it streams and refused as soon as it passes the limit, so no more is kept. What
+  // the client still sends of a refused body is read and dropped by @hono/node-server (at most
+  // 64 MiB or 500 ms, then it closes the connection), so the client sees the answer.
+  app.use('*', bodyLimit({
+    maxSize: MAX_BODY_BYTES,
+    onError: c => fail(c, 413, 'BODY_TOO_LARGE', `the request body is larger than the API's limit of ${MAX_BODY_BYTES} bytes (1 MiB)`)
+  }))
   app.onError((err, c) => {
     if (err instanceof TwinError) return fail(c, httpStatus(err.code), err.code, err.message)
     process.stderr.write(`api: internal error: ${err.message}\n`)
@@ -112,7 +151,7 @@ export function openApi (): object {
   const json = (s: z.ZodType): object => ({ required: true, content: { 'application/json': { schema: schema(s) } } })
   return {
     openapi: '3.1.0',
-    info: { title: 'Twin local API', version: '1', description: 'The running twin\'s API, on 127.0.0.1, with the bearer token from api.json in the twin\'s home.' },
+    info: { title: 'Twin local API', version: '1', description: 'The running twin\'s API, on 127.0.0.1, with the bearer token from api.json in the twin\'s home. Requests must be addressed to 127.0.0.1:PORT, localhost:PORT or [::1]:PORT (else 403 HOST_NOT_ALLOWED); request bodies are at most 1 MiB (else 413 BODY_TOO_LARGE).' },
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths: {

@@ -44,6 +44,7 @@ export function describeFsError (err: unknown): string {
     case 'ENOENT': return 'no such file'
     case 'EACCES': case 'EPERM': return 'permission denied'
     case 'EISDIR': return 'it is a folder'
+    case 'ENAMETOOLONG': return 'too long for a file name'
     default: return code ?? (err as Error).message
   }
 }

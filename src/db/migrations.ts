@@ -188,6 +188,21 @@ export const MIGRATIONS: Migration[] = [
       INSERT INTO relay_shares SELECT to_id, from_id, count(*), sum(size), sum(size) FROM relay_mailbox GROUP BY to_id, from_id;
       INSERT INTO relay_senders SELECT from_id, count(*), sum(size), sum(size) FROM relay_mailbox GROUP BY from_id;
       INSERT INTO relay_total SELECT 1, count(*), coalesce(sum(size), 0) FROM relay_mailbox;
+      `
+  },
+  {
+    // The order in which the receive pipeline stored inbound messages, for the inbox and for
+    // tests that must see it: the inbox's other columns say when a message was sent, not when
+    // it arrived. Numbers are assigned in the insert's transaction as max + 1 (inbox rows are
+    // never deleted), so they are strictly increasing and, since a duplicate is not stored,
+    // contiguous. Existing rows are numbered in the order they were inserted (rowid).
+    name: 'messaging: arrival order of inbound messages',
+    sql: `
+      ALTER TABLE msg_inbox ADD COLUMN arrival INTEGER NOT NULL DEFAULT 0;
+      UPDATE msg_inbox SET arrival = o.n
+        FROM (SELECT rowid AS r, row_number() OVER (ORDER BY rowid) AS n FROM msg_inbox) AS o
+        WHERE msg_inbox.rowid = o.r;
+      CREATE UNIQUE INDEX msg_inbox_arrival ON msg_inbox (arrival);
     `
   }
 ]

@@ -4,6 +4,7 @@ import { DecodeError } from '../errors.js'
 import { DocumentError } from './errors.js'
 import { signWithContext, verifyWithContext } from './keys.js'
 import type { KelState } from './kel.js'
+import { signedTwinIdSchema } from './twin-id.js'
 
 /** Signature context of twin documents; see docs/PROTOCOL.md. */
 export const DOCUMENT_CONTEXT = 'twin/document/v1'
@@ -14,7 +15,7 @@ const bytes32 = bytesSchema(32)
 // written by newer versions that add fields.
 const documentSchema = z.looseObject({
   v: z.literal(1),
-  id: z.string().max(100),
+  id: signedTwinIdSchema,
   seq: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   kel: z.strictObject({ s: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER), d: bytes32 }),
   keys: z.strictObject({ s: bytes32, e: bytes32 }),

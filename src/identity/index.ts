@@ -5,7 +5,7 @@ export {
   x25519, signWithContext, verifyWithContext, ed25519DidKey, x25519DidKey, parseDidKey, ed25519PrivateKey, x25519PrivateKey,
   type GenerationSecrets, type PublicKeys
 } from './keys.js'
-export { twinIdFromDigest, parseTwinId, normalizeTwinId, twinDid } from './twin-id.js'
+export { twinIdFromDigest, parseTwinId, normalizeTwinId, twinDid, isCanonicalTwinId, signedTwinIdSchema } from './twin-id.js'
 export {
   createInception, createRotation, verifyKel, longerKel, eventDigest, keysDigest, encodeKeyEvent, decodeKeyEvent, KEL_CONTEXT,
   type KelState, type SignedKeyEvent, type KeyEvent, type InceptionEvent, type RotationEvent

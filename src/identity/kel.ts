@@ -3,7 +3,7 @@ import { decodeCbor, encodeCbor, equalBytes, sha256, bytesSchema } from '../wire
 import { DecodeError } from '../errors.js'
 import { KelError } from './errors.js'
 import { signWithContext, verifyWithContext, type GenerationSecrets, type PublicKeys, publicKeysOf } from './keys.js'
-import { twinIdFromDigest } from './twin-id.js'
+import { signedTwinIdSchema, twinIdFromDigest } from './twin-id.js'
 
 /** Signature context of key events; see docs/PROTOCOL.md. */
 export const KEL_CONTEXT = 'twin/kel/v1'
@@ -23,7 +23,7 @@ const inceptionSchema = z.strictObject({
 const rotationSchema = z.strictObject({
   v: z.literal(1),
   t: z.literal('rot'),
-  i: z.string().max(100),
+  i: signedTwinIdSchema,
   s: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
   p: bytes32,
   k: keysSchema,

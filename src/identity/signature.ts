@@ -4,6 +4,7 @@ import { DecodeError } from '../errors.js'
 import { SignatureError } from './errors.js'
 import { signWithContext, verifyWithContext } from './keys.js'
 import { decodeKeyEvent, encodeKeyEvent, longerKel, verifyKel, type KelState, type SignedKeyEvent } from './kel.js'
+import { signedTwinIdSchema } from './twin-id.js'
 
 /** Signature context of detached signatures over content; see docs/PROTOCOL.md. */
 export const CONTENT_CONTEXT = 'twin/content-signature/v1'
@@ -12,7 +13,7 @@ export const SIGNATURE_PREFIX = 'twinsig1.'
 
 const signatureSchema = z.strictObject({
   v: z.literal(1),
-  id: z.string().max(100),
+  id: signedTwinIdSchema,
   s: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
   h: bytesSchema(32),
   sig: bytesSchema(64),
@@ -68,7 +69,7 @@ export function parseSignature (text: string): ContentSignature {
     throw err
   }
   const parsed = signatureSchema.safeParse(value)
-  if (!parsed.success) throw new SignatureError('the signature is damaged or truncated')
+  if (!parsed.success) throw new SignatureError(schemaProblem(parsed.error.issues))
   const p = parsed.data
   let kel: SignedKeyEvent[]
   try {
@@ -77,6 +78,22 @@ export function parseSignature (text: string): ContentSignature {
     throw new SignatureError('the key event log inside the signature is damaged')
   }
   return { id: p.id, sequence: p.s, digest: p.h, signature: p.sig, kel }
+}
+
+/**
+ * Why a decoded signature object does not match its schema, in words a user can act on. Signed
+ * structures allow no unknown fields (a verifier that ignored one would accept bytes whose
+ * meaning it does not know), so an unknown field is named; a missing or mistyped one means
+ * damage.
+ */
+function schemaProblem (issues: z.core.$ZodIssue[]): string {
+  const unknown = issues.find(i => i.code === 'unrecognized_keys')
+  if (unknown !== undefined && unknown.code === 'unrecognized_keys') {
+    return `the signature has ${unknown.keys.length === 1 ? 'an unknown field' : 'unknown fields'} ${unknown.keys.map(k => `"${k}"`).join(', ')}: signed structures allow no fields beyond those of their version`
+  }
+  const badId = issues.find(i => i.path[0] === 'id' && i.code === 'custom')
+  if (badId !== undefined) return `the signer id in the signature is not valid: ${badId.message}`
+  return 'the signature is damaged or truncated'
 }
 
 /**

@@ -1,3 +1,4 @@
+import { z } from 'zod'
 import { create as createDigest } from 'multiformats/hashes/digest'
 import { decode as decodeMultihash } from 'multiformats/hashes/digest'
 import { DecodeError } from '../errors.js'
@@ -38,3 +39,20 @@ export function normalizeTwinId (input: string): string {
 export function twinDid (id: string): string {
   return `did:twin:${id}`
 }
+
+/** True if `id` is a twin id in its one canonical form: lower case, as `twinIdFromDigest` writes it. */
+export function isCanonicalTwinId (id: string): boolean {
+  try {
+    return twinIdFromDigest(parseTwinId(id)) === id
+  } catch {
+    return false // not a twin id at all
+  }
+}
+
+/**
+ * A twin id inside a signed structure (key event, document, content signature, envelope). Users
+ * may type ids in any case, but signed bytes must have one form: another spelling of the same
+ * id would be other bytes, so readers refuse it rather than normalize signed content.
+ */
+export const signedTwinIdSchema = z.string().max(100).refine(isCanonicalTwinId,
+  'a twin id inside a signed structure must be in canonical form (lower-case base32 starting with "b"); other spellings are refused, since the signature covers the exact bytes')

@@ -1,7 +1,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto'
 import { z } from 'zod'
 import { bytesSchema, decodeCbor, encodeCbor } from '../wire/index.js'
-import { signWithContext, verifyWithContext } from '../identity/index.js'
+import { signedTwinIdSchema, signWithContext, verifyWithContext } from '../identity/index.js'
 import { DecodeError, TwinError } from '../errors.js'
 import { EnvelopeRejected } from './errors.js'
 import { open, seal } from './seal.js'
@@ -22,14 +22,13 @@ export type Kind = typeof KINDS[number]
 
 const id16 = bytesSchema(16)
 const uint = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
-const twinIdText = z.string().min(1).max(100)
 
 const envelopeSchema = z.strictObject({
   v: z.literal(1),
   id: id16,
-  from: twinIdText,
+  from: signedTwinIdSchema,
   fk: uint,
-  to: twinIdText,
+  to: signedTwinIdSchema,
   tk: uint,
   created: uint,
   expires: uint,

@@ -325,6 +325,9 @@ export class Messaging extends EventEmitter {
       }
     }))
 
+    // Checks finish in any order (a sender's record may need a network lookup): store in the
+    // order the envelopes arrived, so arrival order is delivery order.
+    opened.sort((a, b) => a.index - b.index)
     // Events: store new ones in one transaction, then acknowledge all (duplicates included).
     const events = opened.filter(o => o.env.kind === 'event')
     if (events.length > 0) {

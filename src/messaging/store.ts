@@ -32,7 +32,8 @@ export interface NewInbound {
   expires: number
 }
 
-export type InboxRow = Omit<NewInbound, 'expires'> & { receivedAt: number }
+/** A stored inbound message; `arrival` numbers messages 1, 2, 3... in the order they were stored. */
+export type InboxRow = Omit<NewInbound, 'expires'> & { receivedAt: number, arrival: number }
 
 interface RawOutbox {
   id: Uint8Array, to_id: string, seq: number, kind: string, verb: string, payload: Uint8Array, envelope: Uint8Array,
@@ -67,8 +68,8 @@ export class MessageStore {
       listOut: db.prepare('SELECT * FROM msg_outbox ORDER BY created DESC, seq DESC LIMIT ?'),
       getOut: db.prepare('SELECT * FROM msg_outbox WHERE id = ?'),
       counts: db.prepare('SELECT status, count(*) AS n FROM msg_outbox GROUP BY status'),
-      insertIn: db.prepare(`INSERT INTO msg_inbox (from_id, id, seq, verb, payload, sent_at, received_at, expires)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (from_id, id) DO NOTHING`),
+      insertIn: db.prepare(`INSERT INTO msg_inbox (from_id, id, seq, verb, payload, sent_at, received_at, expires, arrival)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, (SELECT coalesce(max(arrival), 0) + 1 FROM msg_inbox)) ON CONFLICT (from_id, id) DO NOTHING RETURNING arrival`),
       listIn: db.prepare('SELECT * FROM (SELECT * FROM msg_inbox ORDER BY sent_at DESC, from_id DESC, seq DESC LIMIT ?) ORDER BY sent_at, from_id, seq'),
       countIn: db.prepare('SELECT count(*) AS n FROM msg_inbox')
     }
@@ -130,20 +131,23 @@ export class MessageStore {
   }
 
   /**
-   * Stores inbound messages in one transaction and returns those that were new; a message
-   * seen before (same sender and id) is not stored twice.
+   * Stores inbound messages in one transaction, in the given order, and returns those that
+   * were new with their arrival numbers; a message seen before (same sender and id) is not
+   * stored twice and gets no number.
    */
-  storeInbound (messages: NewInbound[], now = Date.now()): NewInbound[] {
-    return this.db.transaction(() => messages.filter(m =>
-      this.s.insertIn.run(m.from, m.id, m.seq, m.verb, encodeCbor(m.payload), m.sentAt, now, m.expires).changes === 1)).immediate()
+  storeInbound (messages: NewInbound[], now = Date.now()): Array<NewInbound & { arrival: number }> {
+    return this.db.transaction(() => messages.flatMap(m => {
+      const row = this.s.insertIn.get(m.from, m.id, m.seq, m.verb, encodeCbor(m.payload), m.sentAt, now, m.expires) as { arrival: number } | undefined
+      return row === undefined ? [] : [{ ...m, arrival: row.arrival }]
+    })).immediate()
   }
 
   /** The latest `limit` messages, oldest first: by sending time, then each sender's sequence. */
   listInbox (limit = 100): InboxRow[] {
-    const rows = this.s.listIn.all(limit) as Array<{ from_id: string, id: Uint8Array, seq: number, verb: string, payload: Uint8Array, sent_at: number, received_at: number }>
+    const rows = this.s.listIn.all(limit) as Array<{ from_id: string, id: Uint8Array, seq: number, verb: string, payload: Uint8Array, sent_at: number, received_at: number, arrival: number }>
     return rows.map(r => ({
       from: r.from_id, id: new Uint8Array(r.id), seq: r.seq, verb: r.verb, payload: decodeCbor(new Uint8Array(r.payload), 'payload'),
-      sentAt: r.sent_at, receivedAt: r.received_at
+      sentAt: r.sent_at, receivedAt: r.received_at, arrival: r.arrival
     }))
   }
 

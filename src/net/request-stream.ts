@@ -53,8 +53,12 @@ export class RequestStream {
     try {
       await frames.write(frame)
     } catch (err) {
-      this.fail(retryable(this.failure((err as Error).message)))
-      throw retryable(this.failure((err as Error).message))
+      const failed = retryable(this.failure((err as Error).message))
+      // fail() rejects every waiting reply, this one too; nobody will await it, since the
+      // write's failure is what this request reports.
+      reply.catch(() => {})
+      this.fail(failed)
+      throw failed
     }
     let timer: NodeJS.Timeout | undefined
     try {

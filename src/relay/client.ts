@@ -1,11 +1,11 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import { z } from 'zod'
 import { RequestStream } from '../net/request-stream.js'
-import { FrameStream, MAX_FRAME_BYTES } from '../net/frames.js'
+import { FrameStream } from '../net/frames.js'
 import { peerAddress, type TwinLibp2p } from '../net/node.js'
 import { bytesSchema, encodeCbor } from '../wire/index.js'
 import { TwinError } from '../errors.js'
-import { MAILBOX_PROTOCOL } from './service.js'
+import { MAILBOX_PROTOCOL, MAX_MAILBOX_REQUEST_BYTES } from './service.js'
 
 const depositReplySchema = z.union([
   z.object({ ok: bytesSchema(16) }),
@@ -59,9 +59,9 @@ export class RelayClient {
     const first = await this.put({ op: 'put', env: envelope })
     if (!('no' in first) || first.why !== 'unknown-sender' || this.options.record === undefined) return first
     const frame = { op: 'put' as const, env: envelope, rec: this.options.record() }
-    // A record that does not fit next to a large envelope cannot be sent with it: the relay's
-    // answer stands, and the message goes through another relay or directly.
-    if (encodeCbor(frame).length > MAX_FRAME_BYTES) return first
+    // Requests to a relay may carry a record next to an envelope at its limit; a larger one
+    // (a record over its own limit) cannot be sent: the relay's answer stands.
+    if (encodeCbor(frame).length > MAX_MAILBOX_REQUEST_BYTES) return first
     return await this.put(frame)
   }
 

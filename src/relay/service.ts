@@ -13,6 +13,12 @@ import { SenderRecords } from './sender-records.js'
 /** The relay's mailbox protocol; see docs/PROTOCOL.md, "Mailbox". */
 export const MAILBOX_PROTOCOL = '/twin/mailbox/1.0.0'
 
+/** Largest request: an envelope at its limit with its sender's record attached. */
+export const MAX_MAILBOX_REQUEST_BYTES = MAX_FRAME_BYTES + MAX_RECORD_BYTES
+/** Streams one connection may open to the mailbox: a twin uses two (requests, subscription). */
+const MAX_INBOUND_STREAMS = 8
+/** Requests on one stream whose replies are not written yet, before the relay stops reading it. */
+const MAX_PENDING_REPLIES = 64
 /** An envelope pushed but not acknowledged within this time is pushed again. */
 const RESEND_MS = 30_000
 /** Pushed and not yet acknowledged, per subscriber: the relay waits for acks beyond this. */
@@ -57,7 +63,7 @@ export class MailboxService {
   }
 
   async start (): Promise<void> {
-    await this.node.handle(MAILBOX_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: 256 })
+    await this.node.handle(MAILBOX_PROTOCOL, (stream, connection) => { void this.serve(stream, connection) }, { maxInboundStreams: MAX_INBOUND_STREAMS })
     this.timer = setInterval(() => { this.housekeeping() }, 10_000)
     this.timer.unref()
   }
@@ -85,15 +91,19 @@ export class MailboxService {
   }
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
-    const frames = new FrameStream(stream)
+    const frames = new FrameStream(stream, { connection: connection.id, maxFrameBytes: MAX_MAILBOX_REQUEST_BYTES })
     let sub: Subscription | undefined
     let replies: Promise<void> = Promise.resolve()
+    let pending = 0
     const reply = (value: Promise<unknown> | unknown): void => {
       const p = Promise.resolve(value)
-      replies = replies.then(async () => { await frames.write(await p) }).catch(() => { frames.abort('write failed') })
+      pending++
+      replies = replies.then(async () => { await frames.write(await p) }).catch(() => { frames.abort('write failed') }).finally(() => { pending-- })
     }
     try {
       while (true) {
+        // A client that does not read its replies (or sends faster than deposits are kept) waits.
+        if (pending > MAX_PENDING_REPLIES) await replies
         const frame = await frames.read()
         if (frame === undefined) break
         const parsed = requestSchema.safeParse(frame)

@@ -14,7 +14,7 @@ import { Resolver } from '../net/resolver.js'
 import { Messaging, type Timing } from '../messaging/service.js'
 import { MessageStore, type OutboxRow } from '../messaging/store.js'
 import { RelayClient } from '../relay/client.js'
-import { createApi, listenApi } from '../api/server.js'
+import { createApi, listenApi, loopbackHosts } from '../api/server.js'
 import { mountVaultApi } from '../api/vault-routes.js'
 import { apiFilePath } from '../api/client.js'
 import type { CallBody, SendBody } from '../api/schemas.js'
@@ -25,7 +25,7 @@ import { signWithContext, verifyWithContext } from '../identity/index.js'
 import { ROOT_CONTEXT } from '../storage/service.js'
 import { acquireLock } from './lock.js'
 import { NodeRole } from '../net/role.js'
-import { writeFileAtomic } from './home.js'
+import { tightenHome, writeFileAtomic } from './home.js'
 
 export interface StartOptions {
   /** Multiaddrs to listen on directly (default: all interfaces, a free TCP port). */
@@ -69,6 +69,7 @@ export class TwinDaemon extends NodeRole {
 
   protected async setUp (): Promise<void> {
     this.identity = openIdentity(this.home)
+    tightenHome(this.home)
     this.secrets = unlockKeys(this.identity, this.options.passphrase)
     this.cleanups.add(acquireLock(this.home, 'twin'))
     this.db = openDb(this.identity.paths.db)
@@ -130,9 +131,11 @@ export class TwinDaemon extends NodeRole {
 
     // The local API, and where to find it.
     const token = randomBytes(32).toString('base64url')
-    const app = createApi(this.backend(), token)
+    let hosts: ReadonlySet<string> = new Set()
+    const app = createApi(this.backend(), { token, hosts: () => hosts })
     mountVaultApi(app, this.vault, () => this.onStorageChange())
     const api = await listenApi(app, this.options.apiPort ?? 0)
+    hosts = loopbackHosts(api.port)
     this.cleanups.add(async () => { await api.close() })
     this.apiUrl = `http://127.0.0.1:${api.port}`
     const apiFile = apiFilePath(this.home)
@@ -277,7 +280,7 @@ export class TwinDaemon extends NodeRole {
       inbox: (limit: number) => ({
         messages: this.store.listInbox(limit).map(m => ({
           id: toHex(m.id), from: m.from, name: nameOf(m.from), verb: m.verb, text: textOf(m.verb, m.payload), payload: m.payload, seq: m.seq,
-          sentAt: new Date(m.sentAt).toISOString(), receivedAt: new Date(m.receivedAt).toISOString()
+          sentAt: new Date(m.sentAt).toISOString(), receivedAt: new Date(m.receivedAt).toISOString(), arrival: m.arrival
         }))
       }),
       outbox: (limit: number) => ({ messages: this.store.listOutbox(limit).map(outRow) }),

@@ -1,4 +1,4 @@
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { TwinError } from '../errors.js'
@@ -44,7 +44,33 @@ export function prepareNewHome (home: string): HomePaths {
     for (const e of entries) rmSync(join(home, e), { force: true })
   }
   mkdirSync(home, { recursive: true, mode: 0o700 })
+  // mkdir's mode applies only to a folder it creates: an existing empty folder keeps its own
+  // (often 0755, or 0777), and its keys would then sit in a folder others can list.
+  try {
+    chmodSync(home, 0o700)
+  } catch (err) {
+    throw new TwinError('HOME_INVALID', `cannot make ${home} private (mode 0700): ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+  }
   return paths
+}
+
+/**
+ * Makes an existing home private (0700) if its mode lets others in, e.g. a twin made by an
+ * older version in a folder that was 0755. A folder this user cannot chmod is refused.
+ */
+export function tightenHome (home: string): void {
+  let mode: number
+  try {
+    mode = statSync(home).mode
+  } catch (err) {
+    throw new TwinError('HOME_INVALID', `cannot read ${home}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+  }
+  if ((mode & 0o077) === 0) return
+  try {
+    chmodSync(home, 0o700)
+  } catch (err) {
+    throw new TwinError('HOME_INVALID', `${home} can be read by other users (mode ${(mode & 0o777).toString(8)}) and cannot be made private: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+  }
 }
 
 /** Checks that `home` holds a twin and returns its paths. */

@@ -1,5 +1,5 @@
-import { createReadStream } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
+import { constants as fsConstants } from 'node:fs'
+import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { TwinError } from '../errors.js'
 import type { Db } from '../db/index.js'
@@ -168,7 +168,12 @@ export class VaultService {
     return this.snapshotTimer !== undefined || this.snapshotting > 0
   }
 
-  /** Stores a file, or a folder recursively, from this machine's disk. */
+  /**
+   * Stores a file, or a folder recursively, from this machine's disk. Each file is opened
+   * without following a link and checked to be the very file that was listed (device and
+   * inode), then read from that descriptor: a file swapped for a link to another file between
+   * the listing and the read is refused, not stored.
+   */
   async put (file: string, as: string | undefined, onProgress?: (p: Progress & { path: string }) => void): Promise<PutResult[]> {
     const source = resolve(file)
     let info
@@ -178,32 +183,48 @@ export class VaultService {
       throw new TwinError('FILE_UNREADABLE', `cannot read ${file}: no such file or folder`)
     }
     const target = as === undefined ? '/' + basename(source) : as
-    const jobs: Array<{ from: string, to: string }> = []
+    const jobs: Array<{ from: string, to: string, listed: Identity, follow: boolean }> = []
     if (info.isDirectory()) {
       const base = vaultPath(target)
-      for (const rel of await walk(source)) jobs.push({ from: join(source, rel), to: `${base}/${rel}` })
+      for (const f of await walk(source)) jobs.push({ from: join(source, f.rel), to: `${base}/${f.rel}`, listed: f.id, follow: false })
     } else if (info.isFile()) {
-      jobs.push({ from: source, to: vaultPath(target) })
+      // The user named this file: a link they named is followed, but the file opened must be the one stat'ed.
+      jobs.push({ from: source, to: vaultPath(target), listed: info, follow: true })
     } else {
       throw new TwinError('FILE_UNREADABLE', `${file} is not a regular file or folder`)
     }
     const results: PutResult[] = []
     for (const job of jobs) {
-      const before = await stat(job.from)
-      const r = await this.exclusive(async () => await this.vault.put(job.to, createReadStream(job.from, { highWaterMark: 1 << 20 }), {
-        total: before.size,
-        onProgress: p => onProgress?.({ ...p, path: job.to }),
-        check: async () => {
-          const after = await stat(job.from)
-          if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-            throw new TwinError('FILE_CHANGED', `${job.from} changed while it was being stored; nothing was saved (store it again when it is stable)`)
-          }
-        }
-      }))
+      const r = await this.exclusive(async () => await this.putFile(job.from, job.to, job.listed, job.follow, onProgress))
       results.push(r)
       this.changed()
     }
     return results
+  }
+
+  /** Opens one listed file safely and stores what that descriptor reads. */
+  private async putFile (from: string, to: string, listed: Identity, follow: boolean, onProgress?: (p: Progress & { path: string }) => void): Promise<PutResult> {
+    const handle = await openListed(from, listed, follow)
+    try {
+      const before = await handle.stat()
+      const stream = handle.createReadStream({ highWaterMark: 1 << 20, autoClose: false })
+      try {
+        return await this.vault.put(to, stream, {
+          total: before.size,
+          onProgress: p => onProgress?.({ ...p, path: to }),
+          check: async () => {
+            const after = await handle.stat()
+            if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
+              throw new TwinError('FILE_CHANGED', `${from} changed while it was being stored; nothing was saved (store it again when it is stable)`)
+            }
+          }
+        })
+      } finally {
+        stream.destroy()
+      }
+    } finally {
+      await handle.close()
+    }
   }
 
   remove (path: string): void {
@@ -339,13 +360,64 @@ export class VaultService {
   }
 }
 
-/** Every regular file under a folder, as paths relative to it, sorted. */
-async function walk (dir: string, prefix = ''): Promise<string[]> {
-  const out: string[] = []
-  for (const e of (await readdir(join(dir, prefix), { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-    const rel = prefix === '' ? e.name : `${prefix}/${e.name}`
-    if (e.isDirectory()) out.push(...await walk(dir, rel))
-    else if (e.isFile()) out.push(rel)
+/** Which file a path named when it was listed. */
+interface Identity { dev: number, ino: number }
+
+const sameFile = (a: Identity, b: Identity): boolean => a.dev === b.dev && a.ino === b.ino
+
+// O_NOFOLLOW: a link in place of the file fails to open (ELOOP) instead of opening its target.
+// O_NONBLOCK: a FIFO in place of the file cannot hang the open; it is then refused as not a
+// regular file. Both are 0 where the platform lacks them; the device and inode check remains.
+const OPEN_LISTED = fsConstants.O_RDONLY | (fsConstants.O_NOFOLLOW ?? 0) | (fsConstants.O_NONBLOCK ?? 0)
+const OPEN_NAMED = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0)
+
+/** Opens `path` and checks that it is still the regular file that was listed; refuses it, naming it, if not. */
+async function openListed (path: string, listed: Identity, follow: boolean): Promise<FileHandle> {
+  const swapped = (what: string): TwinError =>
+    new TwinError('FILE_CHANGED', `${path} was replaced by ${what} while it was being stored; it was not stored (check the folder and store it again)`)
+  let handle: FileHandle
+  try {
+    handle = await open(path, follow ? OPEN_NAMED : OPEN_LISTED)
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code
+    if (code === 'ELOOP') throw swapped('a symbolic link')
+    if (code === 'ENOENT') throw new TwinError('FILE_CHANGED', `${path} was removed while it was being stored; it was not stored`)
+    throw new TwinError('FILE_UNREADABLE', `cannot read ${path}: ${code ?? 'error'}`)
   }
+  try {
+    const now = await handle.stat()
+    if (!now.isFile()) throw swapped('something that is not a regular file')
+    if (!sameFile(now, listed)) throw swapped('another file')
+    return handle
+  } catch (err) {
+    await handle.close()
+    throw err
+  }
+}
+
+/**
+ * Every regular file under a folder, as paths relative to it with the file each path named
+ * when listed, sorted. Links are skipped. A subfolder is listed only if it is the same folder
+ * (device and inode, not a link) before and after it is read, so a folder swapped for a link
+ * to another place while it is read is refused rather than listed.
+ */
+async function walk (dir: string, prefix = ''): Promise<Array<{ rel: string, id: Identity }>> {
+  const here = join(dir, prefix)
+  const before = await lstat(here)
+  const found: Array<{ rel: string, id?: Identity }> = []
+  for (const e of (await readdir(here, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
+    const rel = prefix === '' ? e.name : `${prefix}/${e.name}`
+    if (e.isDirectory()) found.push({ rel })
+    else if (e.isFile()) {
+      const s = await lstat(join(dir, rel))
+      if (s.isFile()) found.push({ rel, id: { dev: s.dev, ino: s.ino } })
+    }
+  }
+  const after = await lstat(here)
+  if (!before.isDirectory() || !after.isDirectory() || !sameFile(before, after)) {
+    throw new TwinError('FILE_CHANGED', `${here} was replaced while it was being listed; nothing under it was stored (check the folder and store it again)`)
+  }
+  const out: Array<{ rel: string, id: Identity }> = []
+  for (const f of found) out.push(...(f.id === undefined ? await walk(dir, f.rel) : [{ rel: f.rel, id: f.id }]))
   return out
 }

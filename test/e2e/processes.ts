@@ -21,7 +21,8 @@ export class Proc {
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d })
     this.exited = new Promise(resolve => { this.child.on('exit', code => { resolve(code) }) })
     this.readyLine = new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { reject(new Error(`not ready after 30 s: ${args.join(' ')}\n${this.stderr}`)) }, 30_000)
+      // A guard against a process that hangs, not a measure of speed: a loaded machine is slow.
+      const timer = setTimeout(() => { reject(new Error(`not ready after 120 s: ${args.join(' ')}\n${this.stderr}`)) }, 120_000)
       const check = (): void => {
         const nl = this.stdout.indexOf('\n')
         if (nl === -1) return

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import fc from 'fast-check'
-import { createIdentity, generatePhrase, x25519PrivateKey, createDocument } from '../../src/identity/index.js'
+import { createIdentity, ed25519PrivateKey, generatePhrase, x25519PrivateKey, createDocument } from '../../src/identity/index.js'
 import {
   checkEnvelopeTiming, createEnvelope, decodeEnvelope, openEnvelope, verifyEnvelopeSignature, MAX_CLOCK_SKEW_MS
 } from '../../src/messaging/envelope.js'
@@ -12,7 +12,11 @@ import { open, seal } from '../../src/messaging/seal.js'
 import { Batcher } from '../../src/net/batcher.js'
 import { compareRecords, decodeRecord, encodeRecord, recordKey, selectRecord, validateRecordForKey } from '../../src/net/record.js'
 import { MessageStore } from '../../src/messaging/store.js'
+import { Messaging } from '../../src/messaging/service.js'
+import type { Resolver } from '../../src/net/resolver.js'
+import type { TwinLibp2p } from '../../src/net/node.js'
 import { openDb } from '../../src/db/index.js'
+import { MIGRATIONS } from '../../src/db/migrations.js'
 import { TwinError } from '../../src/errors.js'
 import { utf8 } from '../../src/wire/index.js'
 
@@ -74,6 +78,11 @@ describe('envelope', () => {
     expect(() => envelopeFor({ ttlMs: 365 * 24 * 3600_000 })).toThrow(TwinError)
   })
 
+  it('refuses an envelope whose sender or recipient id is written in another case', () => {
+    expect(() => decodeEnvelope(envelopeFor({ from: alice.state.id.toUpperCase() }).bytes)).toThrow(/from .*must be in canonical form/)
+    expect(() => decodeEnvelope(envelopeFor({ to: bob.state.id.toUpperCase() }).bytes)).toThrow(/to .*must be in canonical form/)
+  })
+
   it('refuses a message body that does not fit its kind', () => {
     const { envelope } = envelopeFor({ kind: 'ack', body: { verb: 'chat.message', payload: 1 } })
     expect(() => openEnvelope(envelope, bobSecret, bob.state.keys.encryption)).toThrow(/ack body is not valid/)
@@ -130,6 +139,74 @@ describe('stores', () => {
     expect(store.storeInbound([m, m])).toHaveLength(1)
     expect(store.storeInbound([m])).toHaveLength(0)
     expect(store.listInbox()).toHaveLength(1)
+    db.close()
+  })
+
+  it('numbers inbound messages 1, 2, 3... in the order they are stored, skipping duplicates', () => {
+    const db = openDb(join(dir, 'arrival.db'), { create: true })
+    const store = new MessageStore(db)
+    const m = (n: number, sentAt: number) => ({ from: 'a', id: new Uint8Array(16).fill(n), seq: n, verb: 'v.x', payload: null, sentAt, expires: Date.now() + 1000 })
+    // Sent in one order, stored in another: arrival follows the storing.
+    expect(store.storeInbound([m(3, 30), m(1, 10)]).map(x => x.arrival)).toEqual([1, 2])
+    expect(store.storeInbound([m(1, 10), m(2, 20)]).map(x => [x.seq, x.arrival])).toEqual([[2, 3]])
+    const byArrival = store.listInbox().sort((x, y) => x.arrival - y.arrival)
+    expect(byArrival.map(x => [x.seq, x.arrival])).toEqual([[3, 1], [1, 2], [2, 3]])
+    db.close()
+  })
+})
+
+describe('the arrival migration', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'twin-arrival-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('numbers the messages a twin stored before it, in the order they were inserted', () => {
+    const path = join(dir, 'old.db')
+    const before = MIGRATIONS.findIndex(m => m.name.startsWith('messaging: arrival'))
+    const old = openDb(path, { create: true, migrations: MIGRATIONS.slice(0, before) })
+    const insert = old.prepare('INSERT INTO msg_inbox (from_id, id, seq, verb, payload, sent_at, received_at, expires) VALUES (?, ?, ?, \'v.x\', x\'f6\', ?, 0, 0)')
+    insert.run('a', new Uint8Array(16).fill(1), 2, 20)
+    insert.run('a', new Uint8Array(16).fill(2), 1, 10)
+    old.close()
+    const db = openDb(path)
+    const store = new MessageStore(db)
+    expect(store.listInbox().map(x => [x.seq, x.arrival])).toEqual([[1, 2], [2, 1]])
+    expect(store.storeInbound([{ from: 'a', id: new Uint8Array(16).fill(3), seq: 3, verb: 'v.x', payload: null, sentAt: 30, expires: 0 }])[0]?.arrival).toBe(3)
+    db.close()
+  })
+})
+
+describe('receive pipeline', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'twin-receive-'))
+  afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+  it('stores a batch in the order it arrived, even when one sender\'s record must be looked up first', async () => {
+    const carol = createIdentity(generatePhrase())
+    const recordOf = (t: typeof alice) => decodeRecord(encodeRecord(t.events, createDocument(t.state, t.current.signing, { name: '', addrs: [], relays: [] })))
+    const known = recordOf(alice)
+    const looked = recordOf(carol)
+    // alice is cached; carol is found only after a (simulated) network lookup.
+    const resolver = {
+      cached: (id: string) => id === alice.state.id ? known : undefined,
+      resolve: async (id: string) => {
+        await new Promise(resolve => setTimeout(resolve, 50))
+        if (id !== carol.state.id) throw new TwinError('TWIN_NOT_FOUND', 'unknown')
+        return looked
+      }
+    }
+    const db = openDb(join(dir, 'bob.db'), { create: true })
+    const store = new MessageStore(db)
+    const self = { id: bob.state.id, sequence: 0, signingKey: ed25519PrivateKey(bob.current.signing), encryptionKey: bobSecret, encryptionPublic: bob.state.keys.encryption }
+    const messaging = new Messaging(self, store, resolver as unknown as Resolver, {} as unknown as TwinLibp2p, () => { throw new Error('no relays here') })
+    const from = (t: typeof alice, text: string) => createEnvelope({
+      from: t.state.id, fromKeySeq: 0, signingKey: t.current.signing, to: bob.state.id, toKeySeq: 0, toEncryptionKey: bob.state.keys.encryption,
+      kind: 'event', seq: 1, body: { verb: 'chat.message', payload: { text } }
+    }).bytes
+    const acked = await messaging.receiveFromMailbox([from(carol, 'first'), from(alice, 'second')])
+    expect(acked).toHaveLength(2)
+    const stored = store.listInbox().sort((x, y) => x.arrival - y.arrival)
+    expect(stored.map(x => (x.payload as { text: string }).text)).toEqual(['first', 'second'])
+    // Let the acknowledgements scheduled for the senders run (and fail: there is no network) before closing.
+    await new Promise(resolve => setTimeout(resolve, 50))
     db.close()
   })
 })

@@ -4,9 +4,9 @@ import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import {
   createIdentity, formatKeyFile, formatSignature, generatePhrase, parseKeyFile, parseSignature, rotateIdentity,
-  signContent, verifyContentSignature, SignatureError, KeyFileError
+  signContent, verifyContentSignature, SignatureError, KeyFileError, SIGNATURE_PREFIX
 } from '../../src/identity/index.js'
-import { sha256, utf8 } from '../../src/wire/index.js'
+import { decodeCbor, encodeCbor, fromBase64url, sha256, toBase64url, utf8 } from '../../src/wire/index.js'
 import { openDb, type Migration } from '../../src/db/index.js'
 import { TwinError } from '../../src/errors.js'
 
@@ -36,6 +36,25 @@ describe('content signatures', () => {
     const text = formatSignature(signContent(digest, made.current.signing, made.events, made.state))
     expect(() => parseSignature(text.slice(0, text.length - 10))).toThrow(/damaged or truncated/)
     expect(() => parseSignature('hello')).toThrow(/not a Twin signature/)
+  })
+
+  // The signature object with some fields changed, encoded as a signature text again.
+  const altered = (change: (value: Record<string, unknown>) => void): string => {
+    const text = formatSignature(signContent(digest, made.current.signing, made.events, made.state))
+    const value = decodeCbor(fromBase64url(text.slice(SIGNATURE_PREFIX.length), 'signature'), 'signature') as Record<string, unknown>
+    change(value)
+    return SIGNATURE_PREFIX + toBase64url(encodeCbor(value))
+  }
+
+  it('refuses a signer id in another case inside a signature, and says why', () => {
+    expect(made.state.id).toMatch(/^b[a-z2-7]+$/)
+    const upper = altered(v => { v.id = made.state.id.toUpperCase() })
+    expect(() => parseSignature(upper)).toThrow(SignatureError)
+    expect(() => parseSignature(upper)).toThrow(/signer id .* must be in canonical form \(lower-case base32/)
+  })
+
+  it('names an unknown field instead of calling the signature damaged', () => {
+    expect(() => parseSignature(altered(v => { v.note = 'hi' }))).toThrow(/unknown field "note": signed structures allow no fields beyond/)
   })
 
   it('rejects a signature whose key log was swapped for another twin\'s', () => {

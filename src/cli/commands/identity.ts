@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { TwinError } from '../../errors.js'
 import {
   createIdentity, derivePurposeKey, ed25519DidKey, normalizeTwinId, parseKelFile, parseSignature, phraseToSeed, twinDid, verifyContentSignature, x25519DidKey,
@@ -10,7 +10,7 @@ import {
 import { prepareNewHome, resolveHome, writeFileAtomic } from '../../twin/home.js'
 import { openDb } from '../../db/index.js'
 import { emit, warn } from '../output.js'
-import { hashFile, readPhrase, readUserFile } from '../inputs.js'
+import { describeFsError, hashFile, readPhrase, readUserFile } from '../inputs.js'
 import { formatSignature, SIGNATURE_PREFIX } from '../../identity/index.js'
 
 export interface CommonOptions { home?: string, json?: boolean }
@@ -135,8 +135,7 @@ export async function sign (file: string, opts: CommonOptions & { output?: strin
 }
 
 export async function verify (file: string, sig: string, opts: CommonOptions & { kel?: string, signer?: string }): Promise<void> {
-  const text = sig.startsWith(SIGNATURE_PREFIX) ? sig : readUserFile(sig, 'signature file')
-  const signature = parseSignature(text)
+  const signature = parseSignature(signatureText(sig))
   if (opts.signer !== undefined) {
     const expected = normalizeTwinId(opts.signer)
     if (expected !== signature.id) throw new TwinError('SIGNATURE_WRONG_SIGNER', `the signature was made by twin ${signature.id}, not ${expected}`)
@@ -148,6 +147,18 @@ export async function verify (file: string, sig: string, opts: CommonOptions & {
     check.rotated
       ? `valid, made by twin ${check.id} with key sequence ${check.sequence}, since rotated (the current key sequence is ${check.currentSequence})`
       : `valid, made by twin ${check.id} with key sequence ${check.sequence}, its current key`)
+}
+
+/** SIGNATURE on the command line: the signature itself, or a file (- for stdin) that holds it. */
+function signatureText (sig: string): string {
+  if (sig.startsWith(SIGNATURE_PREFIX)) return sig
+  try {
+    return readFileSync(sig === '-' ? 0 : sig, 'utf8')
+  } catch (err) {
+    // A file name is shown whole; a long argument (a mangled signature) only by its start.
+    const shown = sig.length > 200 ? `${sig.slice(0, 40)}...` : sig
+    throw new TwinError('SIGNATURE_INVALID', `"${shown}" is neither a Twin signature (text starting with "${SIGNATURE_PREFIX}") nor a readable file (${describeFsError(err)})`)
+  }
 }
 
 /** The longest key event log the verifier has for `id`: from --kel, or its own twin's. */

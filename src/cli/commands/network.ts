@@ -1,7 +1,8 @@
 import { TwinError } from '../../errors.js'
 import { resolveHome } from '../../twin/home.js'
 import { callApi } from '../../api/client.js'
-import { emit } from '../output.js'
+import { emit, warn } from '../output.js'
+import { removeFromEnvironment } from '../environment.js'
 import type { CommonOptions } from './identity.js'
 
 /**
@@ -45,12 +46,18 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
   keepRunningOnStrayErrors()
   const { TwinDaemon } = await import('../../twin/daemon.js')
   const home = resolveHome(opts.home)
+  // The daemon unlocks the keys from this copy. The variable itself goes now: while the twin
+  // runs, other processes of this user could read it in /proc/PID/environ.
+  const secret = passphrase()
+  if (!removeFromEnvironment('TWIN_PASSPHRASE') && secret !== undefined && process.platform === 'linux') {
+    warn('TWIN_PASSPHRASE could not be removed from this process\'s /proc/PID/environ; other processes of this user can read it while the twin runs')
+  }
   const daemon = new TwinDaemon(home, {
     ...(opts.listen === undefined ? {} : { listen: opts.listen }),
     ...(opts.announce === undefined ? {} : { announce: opts.announce }),
     ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap }),
     ...(opts.apiPort === undefined ? {} : { apiPort: port(opts.apiPort) }),
-    passphrase: passphrase()
+    passphrase: secret
   })
   await daemon.start()
   const { reportOnSignal } = await import('../../net/report.js')

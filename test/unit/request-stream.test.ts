@@ -1,0 +1,31 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { TwinError } from '../../src/errors.js'
+import type { FrameStream } from '../../src/net/frames.js'
+import { RequestStream } from '../../src/net/request-stream.js'
+
+/** A stream whose writes fail (the peer went away) and whose reads never answer. */
+function brokenFrames (): FrameStream {
+  return {
+    closed: false,
+    write: async () => { throw new Error('the stream was reset') },
+    read: async () => await new Promise(() => {}),
+    abort: () => {}
+  } as unknown as FrameStream
+}
+
+describe('request stream', () => {
+  // Collected here too, so the failure is this test's, not only a report at the end of the run.
+  const unhandled: unknown[] = []
+  const onUnhandled = (reason: unknown): void => { unhandled.push(reason) }
+  beforeEach(() => { unhandled.length = 0; process.on('unhandledRejection', onUnhandled) })
+  afterEach(() => { process.off('unhandledRejection', onUnhandled) })
+
+  it('fails a request whose write fails, and leaves no rejected promise unhandled', async () => {
+    const requests = new RequestStream(async () => brokenFrames(), message => new TwinError('TEST_FAILED', message), 5_000)
+    await expect(requests.request({ op: 'get' })).rejects.toThrow(/the stream was reset/)
+    // Unhandled rejections are reported after the microtask queue drains: give it a few turns.
+    await new Promise(resolve => setTimeout(resolve, 20))
+    expect(unhandled).toEqual([])
+    requests.close()
+  })
+})
