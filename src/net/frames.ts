@@ -96,9 +96,12 @@ export class FrameStream {
       if (this.failure !== undefined) throw this.failure
       const frame = this.takeFrame()
       if (frame !== undefined) return decodeCbor(frame, 'frame')
-      if (this.ended) {
+      // The end counts once nothing is left in the stream's own buffer (held there while paused).
+      if (this.ended && this.stream.readBufferLength === 0) {
         if (this.buffer.byteLength === 0) return undefined
-        throw new Error(`the stream ended in the middle of a frame (${this.buffer.byteLength} bytes of it arrived)`)
+        const err = new Error(`the stream ended in the middle of a frame (${this.buffer.byteLength} bytes of it arrived)`)
+        this.fail(err)
+        throw err
       }
       await this.more(options?.signal)
     }
@@ -106,11 +109,13 @@ export class FrameStream {
 
   async close (): Promise<void> {
     this.closed = true
+    this.discard()
     await this.stream.close().catch(() => { this.stream.abort(new Error('close failed')) })
   }
 
   abort (reason = 'aborted'): void {
     this.closed = true
+    this.discard()
     this.stream.abort(new Error(reason))
   }
 
@@ -189,6 +194,10 @@ export class FrameStream {
     this.closed = true
     this.ended = true
     if (evt.error !== undefined) this.fail(evt.error)
+    else if (this.stream.readStatus === 'paused' && this.stream.readBufferLength > 0) {
+      // Closed cleanly while paused: take what the stream still holds before letting it go.
+      try { this.stream.resume() } catch { /* already closed for reading: nothing left to take */ }
+    }
     this.stream.removeEventListener('message', this.onMessage)
     this.stream.removeEventListener('remoteCloseWrite', this.onEnd)
     this.stream.removeEventListener('close', this.onClose)
