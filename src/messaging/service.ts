@@ -26,6 +26,8 @@ export const MESSAGE_PROTOCOL = '/twin/msg/1.0.0'
 const MAX_INBOUND_STREAMS = 8
 /** Envelope bytes one inbound stream may have in the receive pipeline at once. */
 const MAX_WORKING_BYTES_PER_STREAM = 1024 * 1024
+/** Times an acknowledgement that could not be delivered is tried again (with backoff, about a minute in all). */
+const ACK_RETRIES = 6
 /** Replies queued on one inbound stream before the twin stops reading from it. */
 const MAX_QUEUED_REPLIES = 256
 
@@ -384,16 +386,30 @@ export class Messaging extends EventEmitter {
     }
   }
 
-  /** Acknowledgements of envelopes that came through a mailbox go back direct, else through the sender's relays. */
-  private flushAcks (from: string): void {
+  /**
+   * Acknowledgements of envelopes that came through a mailbox go back direct, else through the
+   * sender's relays. One that cannot be delivered now (the relay is restarting) is tried again
+   * a few times with backoff: without it the sender would wait for its next re-offer of
+   * relayed messages (`relayedRecheckMs`) to learn they arrived.
+   */
+  private flushAcks (from: string, ids = this.takeAcks(from), attempt = 0): void {
+    const record = this.resolver.cached(from)
+    if (record === undefined || ids.length === 0 || !this.started) return
+    for (let i = 0; i < ids.length; i += 1024) {
+      const part = ids.slice(i, i + 1024)
+      const { bytes } = this.seal(record, 'ack', { ids: part }, { ttlMs: 24 * 3600_000 })
+      this.deliverOne(record, bytes).catch(() => {
+        if (attempt >= ACK_RETRIES) return // the sender re-offers the message later, and it is acknowledged again
+        const t = setTimeout(() => { this.flushAcks(from, part, attempt + 1) }, this.backoff(attempt))
+        t.unref()
+      })
+    }
+  }
+
+  private takeAcks (from: string): Uint8Array[] {
     const ids = this.acksToSend.get(from) ?? []
     this.acksToSend.delete(from)
-    const record = this.resolver.cached(from)
-    if (record === undefined || ids.length === 0) return
-    for (let i = 0; i < ids.length; i += 1024) {
-      const { bytes } = this.seal(record, 'ack', { ids: ids.slice(i, i + 1024) }, { ttlMs: 24 * 3600_000 })
-      this.deliverOne(record, bytes).catch(() => { /* the sender retries; its retry is acknowledged again */ })
-    }
+    return ids
   }
 
   private onAck (from: string, ids: Uint8Array[]): void {

@@ -126,7 +126,7 @@ describe('a relay\'s mailbox under abuse', () => {
       expect(r.ok).toBeUndefined()
       return r
     }
-    expect(await refused(envelope(mallory, { id: 'x', encryption: bob.encryption }).bytes)).toMatchObject({ why: 'malformed', msg: expect.stringMatching(/recipient/) })
+    expect(await refused(envelope(mallory, { id: 'x', encryption: bob.encryption }).bytes)).toMatchObject({ why: 'malformed', msg: expect.stringMatching(/\bto a twin id\b/) })
     const stranger = createIdentity(generatePhrase()) // a well-formed id that never used this relay
     expect((await refused(envelope(mallory, { id: stranger.state.id, encryption: bob.encryption }).bytes)).why).toBe('unknown-recipient')
     const { envelope: valid, bytes } = envelope(mallory, bob)
