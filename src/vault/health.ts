@@ -7,7 +7,7 @@ import { leafCount, merkleRoot, verifyMerkleProof } from './merkle.js'
 import { activeBackends, type VaultParts } from './parts.js'
 import { pool } from './pool.js'
 import type { VaultReader } from './reader.js'
-import type { ShardRow } from './store.js'
+import type { ShardRow, ShardUpdate } from './store.js'
 import type { Progress } from './writer.js'
 
 export interface VerifyResult { checked: number, ok: number, missing: number, corrupt: number }
@@ -108,6 +108,7 @@ export class VaultHealth {
         failed += list.length // fewer than k good shards: nothing to rebuild from
         return
       }
+      const moves: ShardUpdate[] = []
       const holders = new Set(store.shards(id).filter(s => s.status === 'ok' && active.has(s.peer)).map(s => s.peer))
       for (const s of store.shards(id).filter(x => x.status !== 'ok' || !active.has(x.peer))) {
         const data = shards[s.idx] as Uint8Array
@@ -120,7 +121,7 @@ export class VaultHealth {
         for (const target of candidates) {
           try {
             await target.put(s.addr, data)
-            store.moveShard(id, s.idx, target.id)
+            moves.push({ chunk: id, idx: s.idx, status: 'ok', peer: target.id })
             holders.add(target.id)
             done = true
             break
@@ -129,6 +130,7 @@ export class VaultHealth {
         if (done) repaired++
         else failed++
       }
+      store.updateShards(moves.splice(0)) // the index changes only after the new shards are stored
     })
     return { repaired, failed }
   }

@@ -40,22 +40,22 @@ export async function placeShards (req: PlaceRequest): Promise<Placement> {
   const order = peers.map((_, i) => peers[(i + slot) % peers.length] as ShardBackend)
   const target: ShardBackend[] = shards.map((_, idx) => order[idx] as ShardBackend)
   const spare = order.slice(shards.length)
-  const attempted: Upload[] = []
+  const upload = (idx: number): Upload => ({ addr: addrs[idx] as Uint8Array, peer: (target[idx] as ShardBackend).id })
+  // The first choices are marked pending together (one write for the chunk), a replacement on its own.
+  const attempted: Upload[] = shards.map((_, idx) => upload(idx))
+  req.pending(attempted)
   const errors: string[] = []
-  const attempt = async (idx: number): Promise<boolean> => {
+  const send = async (idx: number): Promise<boolean> => {
     const backend = target[idx] as ShardBackend
-    const upload = { addr: addrs[idx] as Uint8Array, peer: backend.id }
-    req.pending([upload])
-    attempted.push(upload)
     try {
-      await backend.put(upload.addr, shards[idx] as Uint8Array)
+      await backend.put(addrs[idx] as Uint8Array, shards[idx] as Uint8Array)
       return true
     } catch (err) {
       errors.push(`${backend.id}: ${(err as Error).message}`)
       return false
     }
   }
-  const stored = await Promise.all(shards.map(async (_, idx) => await attempt(idx)))
+  const stored = await Promise.all(shards.map(async (_, idx) => await send(idx)))
   for (let idx = 0; idx < shards.length; idx++) {
     while (stored[idx] !== true) {
       const next = spare.shift()
@@ -64,7 +64,10 @@ export async function placeShards (req: PlaceRequest): Promise<Placement> {
         return { ok: false, error, attempted }
       }
       target[idx] = next
-      stored[idx] = await attempt(idx)
+      const replacement = upload(idx)
+      req.pending([replacement])
+      attempted.push(replacement)
+      stored[idx] = await send(idx)
     }
   }
   return { ok: true, peers: target.map(b => b.id), attempted }

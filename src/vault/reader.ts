@@ -6,7 +6,7 @@ import { VaultError } from './errors.js'
 import { merkleRoot } from './merkle.js'
 import type { VaultParts } from './parts.js'
 import { vaultPath } from './paths.js'
-import type { FileVersion, ShardRow } from './store.js'
+import type { FileVersion, ShardRow, ShardUpdate } from './store.js'
 
 /** Chunks fetched ahead of the reader; shards of several chunks travel at once. */
 const READ_AHEAD_CHUNKS = 6
@@ -65,6 +65,7 @@ export class VaultReader {
     const all = this.parts.backends()
     const got: Array<Uint8Array | undefined> = new Array(c.k + c.m).fill(undefined)
     let good = 0
+    const updates: ShardUpdate[] = []
     const tryShard = async (row: ShardRow): Promise<void> => {
       const backend = all.get(row.peer)
       let data: Uint8Array | undefined
@@ -76,15 +77,19 @@ export class VaultReader {
       if (data !== undefined && data.length === c.shardSize && equalBytes(merkleRoot(data), row.addr)) {
         got[row.idx] = data
         good++
-        if (row.status !== 'ok') store.setShardStatus(id, row.idx, 'ok')
+        if (row.status !== 'ok') updates.push({ chunk: id, idx: row.idx, status: 'ok' })
       } else {
-        store.setShardStatus(id, row.idx, data === undefined ? 'missing' : 'corrupt')
+        updates.push({ chunk: id, idx: row.idx, status: data === undefined ? 'missing' : 'corrupt' })
       }
     }
-    await Promise.all(rows.filter(r => r.idx < c.k).map(tryShard))
-    for (const row of rows.filter(r => r.idx >= c.k)) {
-      if (good >= c.k) break
-      await tryShard(row)
+    try {
+      await Promise.all(rows.filter(r => r.idx < c.k).map(tryShard))
+      for (const row of rows.filter(r => r.idx >= c.k)) {
+        if (good >= c.k) break
+        await tryShard(row)
+      }
+    } finally {
+      store.updateShards(updates) // what this read found, in one write
     }
     if (good < c.k) throw new VaultError('CHUNK_LOST', `a chunk cannot be read: only ${good} of the ${c.k} shards needed are available`)
     // The code is systematic: with every data shard at hand, the chunk is their concatenation.
