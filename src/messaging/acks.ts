@@ -1,10 +1,9 @@
 import type { Resolver } from '../net/resolver.js'
+import { MAX_ACK_IDS } from './body.js'
 import type { Channels, Reply } from './channels.js'
 import type { Sealer } from './sealer.js'
 import { backoff, type Cancel, type Timing } from './timing.js'
 
-/** Most ids in one ack envelope (docs/PROTOCOL.md, section 11). */
-export const MAX_ACK_IDS = 1024
 /** Lifetime of an ack envelope: long enough to wait in a relay's mailbox for a restarting sender. */
 const ACK_TTL_MS = 24 * 3600_000
 /** Times an acknowledgement that could not be delivered is tried again (with backoff, about a minute in all). */
@@ -74,8 +73,8 @@ export class Acks {
     if (record === undefined || ids.length === 0 || !this.running) return
     for (let i = 0; i < ids.length; i += MAX_ACK_IDS) {
       const part = ids.slice(i, i + MAX_ACK_IDS)
-      const { bytes } = this.sealer.seal(record, 'ack', { ids: part }, { ttlMs: ACK_TTL_MS })
-      this.channels.sendOne(record, bytes).catch(() => {
+      const sealed = this.sealer.seal(record, 'ack', { ids: part }, { ttlMs: ACK_TTL_MS })
+      this.channels.sendOne(record, sealed).catch(() => {
         if (attempt >= ACK_RETRIES) return // the sender re-offers the message later, and it is acknowledged again
         this.later(() => { this.flush(from, part, attempt + 1) }, backoff(this.timing, attempt))
       })

@@ -5,6 +5,7 @@ import { FrameStream } from '../net/frames.js'
 import type { TwinLibp2p } from '../net/node.js'
 import type { TwinRecord } from '../net/record.js'
 import type { RelayClient } from '../relay/client.js'
+import type { Sealed } from './sealer.js'
 import type { Timing } from './timing.js'
 
 /** Twin's direct messaging protocol; see docs/PROTOCOL.md, "Delivery". */
@@ -60,18 +61,21 @@ export class Channels {
     return await opening
   }
 
-  /** Sends one envelope that is not kept in the outbox (request, response, ack): direct, else through relays. */
-  async sendOne (record: TwinRecord, bytes: Uint8Array): Promise<void> {
+  /**
+   * Sends one envelope that is not kept in the outbox (request, response, ack): direct, else
+   * through relays, which get it signed.
+   */
+  async sendOne (record: TwinRecord, sealed: Sealed): Promise<void> {
     try {
       const ch = await this.get(record)
-      await ch.frames.write({ e: bytes })
+      await ch.frames.write({ e: sealed.bytes })
       return
     } catch {
       // Not reachable directly (no address, dial failed, stream broke): the relays are next.
     }
     for (const address of record.net.relays) {
       try {
-        const r = await this.relayClient(address).deposit(bytes)
+        const r = await this.relayClient(address).deposit(sealed.forRelay())
         if ('ok' in r) return
       } catch {
         // This relay is unreachable: the next one may not be.

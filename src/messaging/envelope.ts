@@ -8,6 +8,7 @@ import { checkHeaderFields, newHeader, type HeaderFields, type HeaderInput } fro
 import { MAX_ENVELOPE_BYTES } from './limits.js'
 import { open, seal } from './seal.js'
 import { bytes, literal, noOtherKeys, record, ShapeError } from './shape.js'
+import { decodeEnvelopeV2, looksLikeV2, openEnvelopeV2, verifyEnvelopeV2Signature, type EnvelopeV2 } from './envelope-v2.js'
 
 export { KINDS, type Kind, type Body } from './body.js'
 export { newMessageId, checkEnvelopeTiming, checkEnvelopeLifetime, type EnvelopeHeader } from './header.js'
@@ -18,6 +19,9 @@ export const ENVELOPE_CONTEXT = 'twin/envelope/v1'
 
 /** A version 1 envelope: the header fields, the sealed body and the sender's signature. */
 export type Envelope = HeaderFields & { v: 1, body: Uint8Array, sig: Uint8Array }
+/** An envelope of either version. */
+export type AnyEnvelope = Envelope | EnvelopeV2
+export type { EnvelopeV2 } from './envelope-v2.js'
 
 const V1_KEYS = ['v', 'id', 'from', 'fk', 'to', 'tk', 'created', 'expires', 'kind', 'cid', 'seq', 'body', 'sig'] as const
 
@@ -40,9 +44,14 @@ export function createEnvelope (input: SealInput): { envelope: Envelope, bytes: 
   return { envelope, bytes }
 }
 
-/** Decodes an envelope's bytes: size limit first, then canonical CBOR and the fields, by hand. */
-export function decodeEnvelope (bytes: Uint8Array): Envelope {
+/**
+ * Decodes an envelope of either version: size limit first, then canonical CBOR and the fields,
+ * checked by hand. A version 2 envelope is recognized by its first bytes and read without a
+ * generic decoder; anything else is read as version 1 (and refused with version 1's messages).
+ */
+export function decodeEnvelope (bytes: Uint8Array): AnyEnvelope {
   if (bytes.length > MAX_ENVELOPE_BYTES) throw new EnvelopeRejected('too-large', `envelope of ${bytes.length} bytes is over the ${MAX_ENVELOPE_BYTES}-byte limit`)
+  if (looksLikeV2(bytes)) return decodeEnvelopeV2(bytes)
   let value: unknown
   try {
     value = decodeCbor(bytes, 'envelope')
@@ -72,15 +81,23 @@ export function encodeEnvelope (envelope: Envelope): Uint8Array {
 }
 
 /** Verifies the sender's signature with the public key of the sender's key sequence `env.fk`. */
-export function verifyEnvelopeSignature (env: Envelope, senderSigningKey: Uint8Array): void {
+export function verifyEnvelopeSignature (env: AnyEnvelope, senderSigningKey: Uint8Array): void {
+  if (env.v === 2) { verifyEnvelopeV2Signature(env, senderSigningKey); return }
   const { sig, ...signed } = env
   if (!verifyWithContext(senderSigningKey, ENVELOPE_CONTEXT, encodeCbor(signed), sig)) {
     throw new EnvelopeRejected('bad-signature', 'the envelope\'s signature does not verify')
   }
 }
 
-/** Opens the sealed body with the recipient's key and checks it against the envelope's kind. */
-export function openEnvelope (env: Envelope, secret: KeyObject, publicKey: Uint8Array): Body {
+/**
+ * Opens the sealed body with the recipient's key and checks it against the envelope's kind. A
+ * version 2 envelope is authenticated by its session, whose signature needs the sender's key.
+ */
+export function openEnvelope (env: AnyEnvelope, secret: KeyObject, publicKey: Uint8Array, senderSigningKey?: Uint8Array): Body {
+  if (env.v === 2) {
+    if (senderSigningKey === undefined) throw new TypeError('a version 2 envelope is opened with the sender\'s signing key (its session is signed)')
+    return openEnvelopeV2(env, secret, publicKey, senderSigningKey)
+  }
   const { body, sig: _sig, ...header } = env
   const plain = open(secret, publicKey, encodeCbor(header), body)
   if (plain === undefined) throw new EnvelopeRejected('undecryptable', 'the envelope cannot be opened with this twin\'s key')

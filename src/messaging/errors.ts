@@ -22,7 +22,7 @@ export type RejectReason =
 /** Refusals after which retrying the same envelope cannot succeed. */
 export const FINAL_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
   'malformed', 'too-large', 'wrong-recipient', 'expired', 'from-the-future', 'ttl-too-long', 'rotated-key', 'bad-signature',
-  'undecryptable', 'stale-recipient-key'
+  'undecryptable', 'stale-recipient-key', 'replay'
 ])
 
 export class EnvelopeRejected extends TwinError {

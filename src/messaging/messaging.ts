@@ -42,6 +42,7 @@ export class Messaging extends EventEmitter {
   private readonly outbox: OutboxScheduler
   private readonly acks: Acks
   private readonly requests: Requests
+  private readonly opener: Opener
   private readonly receiver: Receiver
   private started = false
   private readonly onPeerConnect = (evt: CustomEvent<PeerId>): void => { this.peerSeen(evt.detail.toString()) }
@@ -68,7 +69,8 @@ export class Messaging extends EventEmitter {
     this.outbox = new OutboxScheduler(store, resolver, this.channels, relayClient, this.timing, change => this.emit('outbox', change))
     this.acks = new Acks(resolver, this.sealer, this.channels, this.timing)
     this.requests = new Requests(resolver, this.sealer, this.channels, this.timing)
-    this.receiver = new Receiver(new Opener(self, resolver, this.peers), store, this.acks, this.timing, {
+    this.opener = new Opener(self, resolver, this.peers)
+    this.receiver = new Receiver(this.opener, store, this.acks, this.timing, {
       acknowledged: (from, ids) => { this.outbox.acknowledged(from, ids) },
       request: (header, body, reply) => { this.requests.onRequest(header, body, reply) },
       response: (header, body) => { this.requests.onResponse(header, body) },
@@ -97,6 +99,8 @@ export class Messaging extends EventEmitter {
     await this.node.unhandle(MESSAGE_PROTOCOL).catch(() => { /* the node is stopping too: nothing left to unregister */ })
     this.channels.stop()
     this.requests.stop()
+    this.sealer.clear()
+    this.opener.clear()
   }
 
   /** Registers the handler of a request verb. */
@@ -118,8 +122,8 @@ export class Messaging extends EventEmitter {
       verb,
       payload,
       seal: seq => {
-        const { bytes, envelope } = this.sealer.seal(record, 'event', { verb, payload }, { id, seq, now, ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }) })
-        return { bytes, created: envelope.created, expires: envelope.expires }
+        const sealed = this.sealer.seal(record, 'event', { verb, payload }, { id, seq, now, signed: true, ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }) })
+        return { bytes: sealed.bytes, created: sealed.created, expires: sealed.expires }
       }
     })
   }

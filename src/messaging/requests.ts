@@ -44,12 +44,12 @@ export class Requests {
     checkVerb(verb)
     const deadline = this.timing.now() + timeoutMs
     const record = await this.resolver.resolve(to)
-    const { bytes, envelope } = this.sealer.seal(record, 'request', { verb, payload }, { ttlMs: Math.max(1, deadline - this.timing.now()) })
-    const key = toHex(envelope.id)
+    const sealed = this.sealer.seal(record, 'request', { verb, payload }, { ttlMs: Math.max(1, deadline - this.timing.now()) })
+    const key = toHex(sealed.id)
     const result = new Promise<unknown>((resolve, reject) => { this.pending.set(key, { to, verb, resolve, reject }) })
     const cancel = this.timing.schedule(() => { this.settle(key)?.reject(new RequestTimeoutError(verb, timeoutMs)) }, Math.max(0, deadline - this.timing.now()))
     try {
-      this.channels.sendOne(record, bytes).catch(err => { this.settle(key)?.reject(err) })
+      this.channels.sendOne(record, sealed).catch(err => { this.settle(key)?.reject(err) })
       return await result
     } finally {
       cancel()
@@ -81,9 +81,9 @@ export class Requests {
       const record = this.resolver.cached(header.from)
       const ttlMs = header.expires - this.timing.now()
       if (record === undefined || ttlMs <= 0) return // past its deadline, nobody waits for the answer
-      const { bytes } = this.sealer.seal(record, kind, answer, { cid: header.id, ttlMs })
-      if (reply !== undefined) reply({ e: bytes })
-      else await this.channels.sendOne(record, bytes)
+      const sealed = this.sealer.seal(record, kind, answer, { cid: header.id, ttlMs })
+      if (reply !== undefined) reply({ e: sealed.bytes })
+      else await this.channels.sendOne(record, sealed)
     })().catch(() => { /* the answer could not be sent: the requester times out at its deadline */ })
   }
 
