@@ -47,7 +47,7 @@ export interface Sealed {
 
 /**
  * Seals envelopes from this twin to the twin of a verified record, in the newest version both
- * read: version 2 (a session per recipient, docs/PROTOCOL.md section 11) when the recipient's
+ * read: version 2 (a session per recipient, docs/PROTOCOL.md section 11a) when the recipient's
  * record advertises it, else version 1.
  */
 export class Sealer {

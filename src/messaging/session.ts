@@ -3,7 +3,7 @@ import { signWithContext, verifyWithContext, x25519, x25519PublicKey } from '../
 import { assertBytes, concatBytes, encodeCbor, utf8 } from '../wire/index.js'
 
 /**
- * Sessions of envelope version 2 (docs/PROTOCOL.md, section 11, "Sessions"). A session runs one
+ * Sessions of envelope version 2 (docs/PROTOCOL.md, section 11a). A session runs one
  * way, from a sender to a recipient: the sender draws an ephemeral X25519 key, signs it with
  * its identity key together with both ends and their key sequences, and agrees one key with
  * the recipient's static key. Every envelope of the session carries that signed ephemeral key

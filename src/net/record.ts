@@ -27,7 +27,7 @@ export interface NetFields {
   addrs: string[]
   /** Multiaddrs (ending in /p2p/<peer>) of the relays that keep the twin's mailbox. */
   relays: string[]
-  /** Envelope versions the twin reads (docs/PROTOCOL.md, section 11); `[1]` when the document does not say. */
+  /** Envelope versions the twin reads (docs/PROTOCOL.md, section 11a); `[1]` when the document does not say. */
   envelopes: number[]
 }
 

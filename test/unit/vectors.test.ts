@@ -136,7 +136,7 @@ describe('Twin envelope vector', () => {
   })
 })
 
-// Version 2 (docs/PROTOCOL.md, section 11, "Sessions"): with the ephemeral secret, the id and the
+// Version 2 (docs/PROTOCOL.md, section 11a): with the ephemeral secret, the id and the
 // time fixed, every byte is determined (X25519, HKDF, ChaCha20-Poly1305 and Ed25519 are all
 // deterministic), so this vector is rebuilt and compared byte for byte, and the key schedule is
 // computed here again from the document's description, independently of src/messaging/session.ts.
