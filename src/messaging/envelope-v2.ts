@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto'
 import { signWithContext, verifyWithContext, x25519 } from '../identity/index.js'
-import { concatBytes, decodeCbor, encodeCbor } from '../wire/index.js'
+import { byteStringHead, concatBytes, decodeCbor, encodeCbor, readByteStringHead } from '../wire/index.js'
 import { DecodeError } from '../errors.js'
 import { decodeBody, encodeBody, type Body } from './body.js'
 import { EnvelopeRejected, MessagingError } from './errors.js'
@@ -116,38 +116,30 @@ export function openEnvelopeV2 (env: EnvelopeV2, secret: KeyObject, publicKey: U
 // (RFC 8949, section 4.2.1: shortest heads, keys sorted by length then bytes: b, h, v, sig)
 // without copying the body through a generic codec twice.
 
-const KEY_B = [0x61, 0x62]
-const KEY_H = [0x61, 0x68]
-const KEY_V_2 = [0x61, 0x76, 0x02]
-const KEY_SIG = [0x63, 0x73, 0x69, 0x67]
-const NULL = 0xf6
-
-/** The head of a CBOR byte string of `length` bytes (major type 2, shortest form). */
-function bytesHead (length: number): number[] {
-  if (length < 24) return [0x40 + length]
-  if (length < 0x100) return [0x58, length]
-  if (length < 0x10000) return [0x59, length >> 8, length & 0xff]
-  return [0x5a, (length >>> 24) & 0xff, (length >>> 16) & 0xff, (length >>> 8) & 0xff, length & 0xff]
-}
+const MAP_4 = Uint8Array.of(0xa4)
+const KEY_B = Uint8Array.of(0x61, 0x62)
+const KEY_H = Uint8Array.of(0x61, 0x68)
+const KEY_V_2 = Uint8Array.of(0x61, 0x76, 0x02)
+const KEY_SIG = Uint8Array.of(0x63, 0x73, 0x69, 0x67)
+const NULL = Uint8Array.of(0xf6)
 
 function encodeV2 (header: Uint8Array, body: Uint8Array, sig: Uint8Array | null): Uint8Array {
-  const parts: Array<Uint8Array | number[]> = [
-    [0xa4], KEY_B, bytesHead(body.length), body, KEY_H, bytesHead(header.length), header, KEY_V_2, KEY_SIG,
-    sig === null ? [NULL] : [...bytesHead(sig.length), ...sig]
-  ]
-  return concatBytes(...parts.map(p => p instanceof Uint8Array ? p : Uint8Array.from(p)))
+  return concatBytes(
+    MAP_4, KEY_B, byteStringHead(body.length), body, KEY_H, byteStringHead(header.length), header, KEY_V_2, KEY_SIG,
+    ...(sig === null ? [NULL] : [byteStringHead(sig.length), sig])
+  )
 }
 
 /** True when `bytes` starts as a version 2 envelope does (a map of four entries whose first key is "b"). */
 export function looksLikeV2 (bytes: Uint8Array): boolean {
-  return bytes[0] === 0xa4 && bytes[1] === KEY_B[0] && bytes[2] === KEY_B[1]
+  return bytes[0] === MAP_4[0] && bytes[1] === KEY_B[0] && bytes[2] === KEY_B[1]
 }
 
 class Reader {
   at = 0
   constructor (private readonly bytes: Uint8Array) {}
 
-  expect (expected: number[], what: string): void {
+  expect (expected: Uint8Array, what: string): void {
     for (const b of expected) {
       if (this.bytes[this.at] !== b) throw new ShapeError('', `expected ${what} at byte ${this.at}`)
       this.at++
@@ -156,22 +148,10 @@ class Reader {
 
   /** A byte string with its head in shortest form; returned without copying. */
   byteString (what: string): Uint8Array {
-    const first = this.bytes[this.at++]
-    if (first === undefined || first >> 5 !== 2) throw new ShapeError(what, 'expected bytes')
-    const info = first & 0x1f
-    let length: number
-    if (info < 24) length = info
-    else if (info <= 26) {
-      const size = 1 << (info - 24)
-      if (this.at + size > this.bytes.length) throw new ShapeError(what, 'truncated')
-      length = 0
-      for (let i = 0; i < size; i++) length = length * 256 + (this.bytes[this.at++] as number)
-      if (length < (info === 24 ? 24 : info === 25 ? 0x100 : 0x10000)) throw new ShapeError(what, 'length not in shortest form (not canonical CBOR)')
-    } else throw new ShapeError(what, 'expected bytes of a definite length under 4 GiB')
-    if (this.at + length > this.bytes.length) throw new ShapeError(what, 'truncated')
-    const out = this.bytes.subarray(this.at, this.at + length)
-    this.at += length
-    return out
+    const head = readByteStringHead(this.bytes, this.at)
+    if (head === undefined) throw new ShapeError(what, 'expected bytes with a length in shortest form (canonical CBOR), not truncated')
+    this.at = head.start + head.length
+    return this.bytes.subarray(head.start, this.at)
   }
 
   peek (): number | undefined {
@@ -187,7 +167,7 @@ class Reader {
 export function decodeEnvelopeV2 (bytes: Uint8Array): EnvelopeV2 {
   try {
     const r = new Reader(bytes)
-    r.expect([0xa4], 'a map of 4 entries')
+    r.expect(MAP_4, 'a map of 4 entries')
     r.expect(KEY_B, 'the key "b"')
     const body = r.byteString('b')
     r.expect(KEY_H, 'the key "h"')
@@ -195,7 +175,7 @@ export function decodeEnvelopeV2 (bytes: Uint8Array): EnvelopeV2 {
     r.expect(KEY_V_2, 'v: 2')
     r.expect(KEY_SIG, 'the key "sig"')
     let sig: Uint8Array | null = null
-    if (r.peek() === NULL) r.expect([NULL], 'null')
+    if (r.peek() === NULL[0]) r.expect(NULL, 'null')
     else {
       sig = r.byteString('sig')
       if (sig.length !== 64) throw new ShapeError('sig', 'expected 64 bytes')
