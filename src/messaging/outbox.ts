@@ -75,9 +75,15 @@ export class OutboxScheduler {
     this.cancelTimer = this.timing.schedule(() => { void this.tick() }, 0)
   }
 
-  /** A recipient is back (it connected): its waiting rows are due now. */
+  /**
+   * A recipient is back (it connected): its queued rows are due now. Its relayed rows are due
+   * once an ack could have come back (`ackTimeoutMs`): its relays push them to it now, and
+   * offering them directly at once as well would make it receive each twice. Those not
+   * acknowledged by then (evicted from a full mailbox, say) go direct.
+   */
   wake (twin: string): void {
-    if (this.store.wake(twin, this.timing.now()) > 0) this.kick()
+    const now = this.timing.now()
+    if (this.store.wake(twin, now, now + this.timing.ackTimeoutMs) > 0) this.kick()
   }
 
   /** Every queued row is due now (a relay is reachable again). */

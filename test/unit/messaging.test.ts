@@ -142,6 +142,19 @@ describe('stores', () => {
     db.close()
   })
 
+  it('makes a recipient that connects get its queued messages now, and those its relay keeps only after a grace period', () => {
+    const db = openDb(join(dir, 'wake.db'), { create: true })
+    const store = new MessageStore(db)
+    const q = () => store.queue({ id: crypto.getRandomValues(new Uint8Array(16)), to: 'x', kind: 'event', verb: 'chat.message', payload: null, makeEnvelope: () => ({ bytes: new Uint8Array(1), created: 1, expires: Date.now() + 3600_000 }) })
+    const [queued, relayed] = [q(), q()]
+    const now = Date.now()
+    store.recordAttempts([{ id: queued.id, nextAttempt: now + 60_000, status: 'queued', error: null }, { id: relayed.id, nextAttempt: now + 600_000, status: 'relayed', error: null }], now)
+    expect(store.wake('x', now, now + 15_000)).toBe(2)
+    expect(store.due(now).map(r => r.status)).toEqual(['queued'])
+    expect(store.due(now + 15_000).map(r => r.status).sort()).toEqual(['queued', 'relayed'])
+    db.close()
+  })
+
   it('numbers inbound messages 1, 2, 3... in the order they are stored, skipping duplicates', () => {
     const db = openDb(join(dir, 'arrival.db'), { create: true })
     const store = new MessageStore(db)
