@@ -83,13 +83,14 @@ function evaluate (s: Statement, value: unknown): Outcome {
     }
     case 'or': {
       if (s.statements.length === 0) return TRUE
-      let missing: Outcome | undefined
+      const failures: Outcome[] = []
       for (const inner of s.statements) {
         const outcome = evaluate(inner, value)
         if (outcome.result === 'true') return TRUE
-        if (outcome.result === 'missing' && missing === undefined) missing = outcome
+        failures.push(outcome)
       }
-      return missing ?? { result: 'false', why: `none of ${render(s.raw[1])} holds` }
+      const why = failures.map(f => f.result === 'true' ? '' : f.why).join(', and ')
+      return { result: failures.some(f => f.result === 'missing') ? 'missing' : 'false', why }
     }
     case 'all':
     case 'any': {
