@@ -6,6 +6,7 @@ import { parsePrincipal } from './did.js'
 import { DELEGATION_TAG, decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { UcanError } from './errors.js'
 import { PayloadReader } from './fields.js'
+import { freeze } from './ipld.js'
 import { parsePolicy, type Policy } from './policy.js'
 import type { Signer } from './signer.js'
 
@@ -37,7 +38,7 @@ export interface DelegationPayload {
 }
 
 export interface Delegation {
-  kind: 'delegation'
+  readonly kind: 'delegation'
   cid: CID
   /** The CID as text (base32): a grant's `id` in Twin's CLI and API. */
   id: string
@@ -72,8 +73,9 @@ export function decodeDelegation (bytes: Uint8Array): Delegation {
   const nbf = r.time('nbf', false, false)
   if (nbf !== undefined) payload.nbf = nbf
   const policy = parsePolicy(payload.pol)
-  const cid = tokenCid(bytes)
-  return { kind: 'delegation', cid, id: cidText(cid), bytes, signature: envelope.signature, signed: envelope.signed, payload, policy }
+  const cid = tokenCid(envelope.bytes)
+  // Decoded once and shared through the cache: read-only from here on.
+  return Object.freeze({ kind: 'delegation', cid, id: cidText(cid), bytes: envelope.bytes, signature: envelope.signature, signed: envelope.signed, payload: freeze(payload), policy: freeze(policy) })
 }
 
 function nonce (bytes: Uint8Array): Uint8Array {

@@ -36,10 +36,12 @@ export interface Envelope {
 const KIND: Record<TokenTag, string> = { [DELEGATION_TAG]: 'delegation', [INVOCATION_TAG]: 'invocation' }
 
 /** Decodes and checks an envelope whose payload must carry `tag`; throws a `UcanError` that says why not. */
-export function decodeEnvelope (bytes: Uint8Array, tag: TokenTag): Envelope {
+export function decodeEnvelope (input: Uint8Array, tag: TokenTag): Envelope {
   const what = `the ${KIND[tag]}`
-  if (!(bytes instanceof Uint8Array)) throw new UcanError(`${what} must be given as bytes`)
-  if (bytes.length > MAX_TOKEN_BYTES) throw new UcanError(`${what} is ${bytes.length} bytes; Twin reads tokens of at most ${MAX_TOKEN_BYTES} bytes`)
+  if (!(input instanceof Uint8Array)) throw new UcanError(`${what} must be given as bytes`)
+  if (input.length > MAX_TOKEN_BYTES) throw new UcanError(`${what} is ${input.length} bytes; Twin reads tokens of at most ${MAX_TOKEN_BYTES} bytes`)
+  // A private copy: what is decoded, hashed and cached must not change if the caller reuses its buffer.
+  const bytes = input.slice()
   let value: unknown
   try {
     value = decodeCbor(bytes, what)
@@ -71,10 +73,14 @@ export function decodeEnvelope (bytes: Uint8Array, tag: TokenTag): Envelope {
 
 function tagProblem (found: string, expected: TokenTag): string {
   const other = (Object.keys(KIND) as TokenTag[]).find(t => t !== expected) as TokenTag
-  if (found === other) return `this token is a ${KIND[other]}, not a ${KIND[expected]}`
+  if (found === other) return `this token is ${article(KIND[other])}, not ${article(KIND[expected])}`
   const m = /^ucan\/(dlg|inv)@(.{1,40})$/.exec(found)
   if (m !== null) return `the token is UCAN ${m[1] === 'dlg' ? 'delegation' : 'invocation'} version ${m[2] as string}; Twin reads version 1.0.0`
   return `the token's payload tag ${JSON.stringify(found.slice(0, 60))} is not "${expected}"`
+}
+
+function article (noun: string): string {
+  return (/^[aeiou]/.test(noun) ? 'an ' : 'a ') + noun
 }
 
 /** Length of a CBOR major type 2 header for `n` bytes (RFC 8949 section 3, shortest form). */

@@ -6,6 +6,7 @@ import { parsePrincipal } from './did.js'
 import { INVOCATION_TAG, decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { UcanError } from './errors.js'
 import { PayloadReader, asTokenLink } from './fields.js'
+import { freeze } from './ipld.js'
 import { NONCE_BYTES, type Delegation } from './delegation.js'
 import type { Signer } from './signer.js'
 
@@ -41,7 +42,7 @@ export interface InvocationPayload {
 }
 
 export interface Invocation {
-  kind: 'invocation'
+  readonly kind: 'invocation'
   cid: CID
   id: string
   bytes: Uint8Array
@@ -78,8 +79,8 @@ export function decodeInvocation (bytes: Uint8Array): Invocation {
   if (iat !== undefined) payload.iat = iat
   const cause = r.link('cause', false)
   if (cause !== undefined) payload.cause = cause
-  const cid = tokenCid(bytes)
-  return { kind: 'invocation', cid, id: cidText(cid), bytes, signature: envelope.signature, signed: envelope.signed, payload }
+  const cid = tokenCid(envelope.bytes)
+  return Object.freeze({ kind: 'invocation', cid, id: cidText(cid), bytes: envelope.bytes, signature: envelope.signature, signed: envelope.signed, payload: freeze(payload) })
 }
 
 export interface InvocationOptions {

@@ -94,3 +94,17 @@ export function describeKind (value: unknown): string {
     default: return `a ${kind}`
   }
 }
+
+/**
+ * Freezes the lists and maps of a decoded value, so that a token shared through the cache
+ * cannot be changed by one of its users. Bytes and links are left as they are (a typed array
+ * cannot be frozen); treat them as read-only.
+ */
+export function freeze<T> (value: T): T {
+  const kind = kindOf(value)
+  if (kind === 'list' || kind === 'map') {
+    for (const v of Object.values(value as object)) freeze(v)
+    Object.freeze(value)
+  }
+  return value
+}

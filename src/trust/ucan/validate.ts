@@ -77,22 +77,19 @@ export interface Authorization {
 
 export type Validation = Authorization | Denial
 
-export async function validateInvocation (invocation: Uint8Array | Invocation, options: ValidationOptions): Promise<Validation> {
+/** Validates an invocation's bytes against its proof chain (the steps above). */
+export async function validateInvocation (invocation: Uint8Array, options: ValidationOptions): Promise<Validation> {
   checkOptions(options)
   const skew = options.clockSkew ?? 0
   const ctx = { resolver: options.resolver, cache: options.cache, signal: options.signal }
 
   // 1. The invocation and its signature.
   let inv: Invocation
-  if (invocation instanceof Uint8Array) {
-    try {
-      inv = decodeInvocation(invocation)
-    } catch (err) {
-      if (isTwinError(err)) return deny('malformed_invocation', `The invocation cannot be read: ${err.message}.`, { kind: 'invocation' })
-      throw err
-    }
-  } else {
-    inv = invocation
+  try {
+    inv = decodeInvocation(invocation)
+  } catch (err) {
+    if (isTwinError(err)) return deny('malformed_invocation', `The invocation cannot be read: ${err.message}.`, { kind: 'invocation' })
+    throw err
   }
   const p = inv.payload
   const invRef: TokenRef = { kind: 'invocation', cid: inv.id }
