@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import { createIdentity, generatePhrase, rotateIdentity, verifyKel, type NewIdentity, type SignedKeyEvent } from '../../src/identity/index.js'
 import {
-  MemoryReplayGuard, UcanCache, UcanError, PolicyError, checkNarrowing, createDelegation, createInvocation, keySigner, pathPolicy,
+  MemoryReplayGuard, UcanCache, UcanError, PolicyError, checkNarrowing, evaluatePolicy, parsePolicy, isNormalizedPath, createDelegation, createInvocation, keySigner, pathPolicy,
   twinKeysFromKel, twinSigner, validateInvocation, type Delegation, type Signer, type TwinResolver, type ValidationOptions
 } from '../../src/trust/ucan/index.js'
 
@@ -172,6 +172,16 @@ describe('narrowing', () => {
     expect(checkNarrowing(bobToCarol({ subject: bob.did }), parent)).toMatchObject({ ok: false, reason: 'subject_mismatch' })
     const result = checkNarrowing(bobToCarol({ path: '/private' }), parent)
     if (!result.ok) expect(result.message).toBe('The delegation\'s paths "/private" or like "/private/*" reach outside its proof\'s "/photos" or like "/photos/*".')
+  })
+
+  it('writes path grants that cover the path and everything below it, escaping the pattern', () => {
+    expect(pathPolicy('/')).toEqual([['like', '.path', '/*']])
+    expect(pathPolicy('/a*b')).toEqual([['or', [['==', '.path', '/a*b'], ['like', '.path', '/a\\*b/*']]]])
+    const star = parsePolicy(pathPolicy('/a*b'))
+    expect(evaluatePolicy(star, { path: '/a*b/c' }).ok).toBe(true)
+    expect(evaluatePolicy(star, { path: '/axb/c' }).ok).toBe(false)
+    for (const good of ['/', '/a', '/photos/2026/a.jpg']) expect(isNormalizedPath(good), good).toBe(true)
+    for (const bad of ['', 'a', '/a/', '//a', '/a/./b', '/a/../b', '/a\\b', '/a\u0000', 7]) expect(isNormalizedPath(bad), String(bad)).toBe(false)
   })
 
   it('refuses to pass on a grant that was not given to the delegator', () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { CID } from 'multiformats/cid'
 import { cidText, tokenCid } from './cid.js'
 import { checkCommand } from './command.js'
-import { parsePrincipal } from './did.js'
+import { principalOf } from './did.js'
 import { DELEGATION_TAG, decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { UcanError } from './errors.js'
 import { PayloadReader } from './fields.js'
@@ -60,9 +60,9 @@ export function decodeDelegation (bytes: Uint8Array): Delegation {
   const r = new PayloadReader(envelope.payload, 'the delegation', FIELDS)
   const rawSub = r.raw('sub')
   const payload: DelegationPayload = {
-    iss: parsePrincipal(r.raw('iss'), 'the delegation\'s issuer (iss)').did,
-    aud: parsePrincipal(r.raw('aud'), 'the delegation\'s audience (aud)').did,
-    sub: rawSub === null ? null : parsePrincipal(rawSub, 'the delegation\'s subject (sub)').did,
+    iss: principalOf(r.raw('iss'), 'the delegation\'s issuer (iss)').did,
+    aud: principalOf(r.raw('aud'), 'the delegation\'s audience (aud)').did,
+    sub: rawSub === null ? null : principalOf(rawSub, 'the delegation\'s subject (sub)').did,
     cmd: checkCommand(r.string('cmd'), 'the delegation\'s command (cmd)'),
     pol: r.list('pol'),
     nonce: nonce(r.bytes('nonce')),
@@ -114,8 +114,8 @@ export function createDelegation (options: DelegationOptions): Delegation {
   if (options.notBefore !== undefined) payload.nbf = options.notBefore
   // Check before signing, so that a bad argument is reported as such rather than as a bad token.
   checkCommand(options.command, 'the command')
-  parsePrincipal(options.audience, 'the audience')
-  if (options.subject !== null) parsePrincipal(options.subject, 'the subject')
+  principalOf(options.audience, 'the audience')
+  if (options.subject !== null) principalOf(options.subject, 'the subject')
   parsePolicy(payload.pol)
   return decodeDelegation(encodeEnvelope(DELEGATION_TAG, payload, options.issuer).bytes)
 }

@@ -22,8 +22,30 @@ export const MAX_DID_LENGTH = 512
 // did = "did:" method-name ":" method-specific-id; idchar = ALPHA / DIGIT / "." / "-" / "_" / pct-encoded
 const DID_SYNTAX = /^did:[a-z0-9]+:(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2}|:)*(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})$/
 
+// Reading a did:key means a base58 decode and re-encode (about 40 us), and a verifier sees the
+// same few principals in token after token: keep the parsed ones, bounded.
+const parsed = new Map<string, Principal>()
+const MAX_PARSED = 4096
+
 /** Reads a DID from a token field or an argument; throws a `UcanError` that names `what`. */
 export function parsePrincipal (value: unknown, what: string): Principal {
+  const p = principalOf(value, what)
+  return p.method === 'key' ? { ...p, publicKey: p.publicKey.slice() } : { ...p }
+}
+
+/** `parsePrincipal` for this module's own use: the shared, cached value, which callers must not change. */
+export function principalOf (value: unknown, what: string): Principal {
+  if (typeof value === 'string') {
+    const hit = parsed.get(value)
+    if (hit !== undefined) return hit
+  }
+  const principal = readPrincipal(value, what)
+  if (parsed.size >= MAX_PARSED) parsed.delete(parsed.keys().next().value as string)
+  parsed.set(principal.did, Object.freeze(principal))
+  return principal
+}
+
+function readPrincipal (value: unknown, what: string): Principal {
   if (typeof value !== 'string') throw new UcanError(`${what} must be a DID string`)
   if (value.length > MAX_DID_LENGTH || !DID_SYNTAX.test(value)) throw new UcanError(`${what} is not a DID (did:<method>:<id>, without path, query or fragment)`)
   if (value.startsWith('did:key:')) {
@@ -47,5 +69,5 @@ export function parsePrincipal (value: unknown, what: string): Principal {
 
 /** Checks a DID argument and returns it unchanged. */
 export function checkDid (value: unknown, what: string): string {
-  return parsePrincipal(value, what).did
+  return principalOf(value, what).did
 }

@@ -2,7 +2,7 @@ import { compareNumbers, deepEqual, describeKind, isNumber, kindOf } from './ipl
 import { globMatches } from './glob.js'
 import { render } from './text.js'
 import type { Policy, Statement } from './policy.js'
-import { select } from './selector.js'
+import { resolveSelector } from './selector.js'
 
 /**
  * Runs a parsed policy against an invocation's arguments (delegation spec, "Validation").
@@ -30,14 +30,15 @@ export type PolicyResult =
     why: string
   }
 
-type Outcome = { result: 'true' } | { result: 'false' | 'missing', why: string }
+// `why` is built only when a policy fails: most evaluations pass, and words cost.
+type Outcome = { result: 'true' } | { result: 'false' | 'missing', why: () => string }
 
 const TRUE: Outcome = { result: 'true' }
 
 export function evaluatePolicy (policy: Policy, args: unknown): PolicyResult {
   for (const statement of policy.statements) {
     const outcome = evaluate(statement, args)
-    if (outcome.result !== 'true') return { ok: false, statement: statement.raw, why: outcome.why }
+    if (outcome.result !== 'true') return { ok: false, statement: statement.raw, why: outcome.why() }
   }
   return { ok: true }
 }
@@ -46,33 +47,33 @@ function evaluate (s: Statement, value: unknown): Outcome {
   switch (s.op) {
     case '==':
     case '!=': {
-      const sel = select(s.selector, value)
+      const sel = resolveSelector(s.selector, value)
       if (!sel.found) return { result: 'missing', why: sel.why }
       const equal = deepEqual(sel.value, s.value)
       if (equal === (s.op === '==')) return TRUE
-      return { result: 'false', why: `${s.selector.text} is ${s.op === '==' ? 'not ' : ''}equal to ${render(s.value)}` }
+      return { result: 'false', why: () => `${s.selector.text} is ${s.op === '==' ? 'not ' : ''}equal to ${render(s.value)}` }
     }
     case '<':
     case '<=':
     case '>':
     case '>=': {
-      const sel = select(s.selector, value)
+      const sel = resolveSelector(s.selector, value)
       if (!sel.found) return { result: 'missing', why: sel.why }
-      if (!isNumber(sel.value)) return { result: 'false', why: `${s.selector.text} is ${describeKind(sel.value)}, not a number` }
+      if (!isNumber(sel.value)) return { result: 'false', why: () => `${s.selector.text} is ${describeKind(sel.value)}, not a number` }
       const c = compareNumbers(sel.value, s.value)
       const holds = s.op === '<' ? c < 0 : s.op === '<=' ? c <= 0 : s.op === '>' ? c > 0 : c >= 0
-      return holds ? TRUE : { result: 'false', why: `${s.selector.text} is not ${s.op} ${render(s.value)}` }
+      return holds ? TRUE : { result: 'false', why: () => `${s.selector.text} is not ${s.op} ${render(s.value)}` }
     }
     case 'like': {
-      const sel = select(s.selector, value)
+      const sel = resolveSelector(s.selector, value)
       if (!sel.found) return { result: 'missing', why: sel.why }
-      if (typeof sel.value !== 'string') return { result: 'false', why: `${s.selector.text} is ${describeKind(sel.value)}, not a string` }
-      return globMatches(s.glob, sel.value) ? TRUE : { result: 'false', why: `${s.selector.text} does not match ${render(s.raw[2])}` }
+      if (typeof sel.value !== 'string') return { result: 'false', why: () => `${s.selector.text} is ${describeKind(sel.value)}, not a string` }
+      return globMatches(s.glob, sel.value) ? TRUE : { result: 'false', why: () => `${s.selector.text} does not match ${render(s.raw[2])}` }
     }
     case 'not': {
       const inner = evaluate(s.statement, value)
       if (inner.result === 'missing') return inner
-      return inner.result === 'true' ? { result: 'false', why: `${render(s.statement.raw)} holds, and must not` } : TRUE
+      return inner.result === 'true' ? { result: 'false', why: () => `${render(s.statement.raw)} holds, and must not` } : TRUE
     }
     case 'and': {
       for (const inner of s.statements) {
@@ -89,25 +90,25 @@ function evaluate (s: Statement, value: unknown): Outcome {
         if (outcome.result === 'true') return TRUE
         failures.push(outcome)
       }
-      const why = failures.map(f => f.result === 'true' ? '' : f.why).join(', and ')
+      const why = (): string => failures.map(f => f.result === 'true' ? '' : f.why()).join(', and ')
       return { result: failures.some(f => f.result === 'missing') ? 'missing' : 'false', why }
     }
     case 'all':
     case 'any': {
-      const sel = select(s.selector, value)
+      const sel = resolveSelector(s.selector, value)
       if (!sel.found) return { result: 'missing', why: sel.why }
       const kind = kindOf(sel.value)
-      if (kind !== 'list' && kind !== 'map') return { result: 'false', why: `${s.selector.text} is ${describeKind(sel.value)}, not a list or a map` }
+      if (kind !== 'list' && kind !== 'map') return { result: 'false', why: () => `${s.selector.text} is ${describeKind(sel.value)}, not a list or a map` }
       const elements = kind === 'list' ? sel.value as unknown[] : Object.values(sel.value as Record<string, unknown>)
       let missing: Outcome | undefined
       for (const element of elements) {
         const outcome = evaluate(s.statement, element)
-        if (s.op === 'all' && outcome.result !== 'true') return { result: outcome.result, why: `an element of ${s.selector.text} fails: ${outcome.why}` }
+        if (s.op === 'all' && outcome.result !== 'true') return { result: outcome.result, why: () => `an element of ${s.selector.text} fails: ${outcome.why()}` }
         if (s.op === 'any' && outcome.result === 'true') return TRUE
         if (outcome.result === 'missing' && missing === undefined) missing = outcome
       }
       if (s.op === 'all') return TRUE
-      return missing ?? { result: 'false', why: `no element of ${s.selector.text} satisfies ${render(s.statement.raw)}` }
+      return missing ?? { result: 'false', why: () => `no element of ${s.selector.text} satisfies ${render(s.statement.raw)}` }
     }
   }
 }

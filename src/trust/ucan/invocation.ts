@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { CID } from 'multiformats/cid'
 import { cidText, tokenCid } from './cid.js'
 import { checkCommand } from './command.js'
-import { parsePrincipal } from './did.js'
+import { principalOf } from './did.js'
 import { INVOCATION_TAG, decodeEnvelope, encodeEnvelope } from './envelope.js'
 import { UcanError } from './errors.js'
 import { PayloadReader, asTokenLink } from './fields.js'
@@ -64,15 +64,15 @@ export function decodeInvocation (bytes: Uint8Array): Invocation {
   const nonce = r.bytes('nonce')
   if (nonce.length > 1024) throw new UcanError(`a nonce of ${nonce.length} bytes is refused (at most 1024)`)
   const payload: InvocationPayload = {
-    iss: parsePrincipal(r.raw('iss'), 'the invocation\'s issuer (iss)').did,
-    sub: parsePrincipal(r.raw('sub'), 'the invocation\'s subject (sub)').did,
+    iss: principalOf(r.raw('iss'), 'the invocation\'s issuer (iss)').did,
+    sub: principalOf(r.raw('sub'), 'the invocation\'s subject (sub)').did,
     cmd: checkCommand(r.string('cmd'), 'the invocation\'s command (cmd)'),
     args: r.map('args', true),
     prf: prf.map((p, i) => asTokenLink(p, `the invocation's proof ${i}`)),
     nonce,
     exp: r.time('exp', true, true)
   }
-  if (Object.hasOwn(envelope.payload, 'aud')) payload.aud = parsePrincipal(r.raw('aud'), 'the invocation\'s audience (aud)').did
+  if (Object.hasOwn(envelope.payload, 'aud')) payload.aud = principalOf(r.raw('aud'), 'the invocation\'s audience (aud)').did
   const meta = r.map('meta', false)
   if (meta !== undefined) payload.meta = meta
   const iat = r.time('iat', false, false)
@@ -116,6 +116,6 @@ export function createInvocation (options: InvocationOptions): Invocation {
   if (options.issuedAt !== undefined) payload.iat = options.issuedAt
   if (options.cause !== undefined) payload.cause = options.cause
   checkCommand(options.command, 'the command')
-  parsePrincipal(options.subject, 'the subject')
+  principalOf(options.subject, 'the subject')
   return decodeInvocation(encodeEnvelope(INVOCATION_TAG, payload, options.issuer).bytes)
 }

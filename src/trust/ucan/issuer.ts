@@ -2,7 +2,7 @@ import type { KelState } from '../../identity/index.js'
 import { ed25519Verify } from '../../identity/index.js'
 import type { UcanCache } from './cache.js'
 import type { Delegation } from './delegation.js'
-import { parsePrincipal } from './did.js'
+import { principalOf } from './did.js'
 import { deny, type Denial, type TokenRef } from './errors.js'
 import type { Invocation } from './invocation.js'
 
@@ -56,7 +56,7 @@ export interface IssuerContext {
 export async function verifyIssuer (token: Delegation | Invocation, ctx: IssuerContext, ref: TokenRef): Promise<Denial | undefined> {
   const iss = token.payload.iss
   const what = ref.kind === 'invocation' ? 'The invocation' : `Delegation ${String(ref.index)} (${token.id})`
-  const principal = parsePrincipal(iss, 'the issuer') // already checked when the token was decoded
+  const principal = principalOf(iss, 'the issuer') // already checked when the token was decoded
   if (principal.method === 'key') {
     if (principal.keyType !== 'Ed25519') return deny('unsupported_principal', `${what} is issued by ${iss}, an X25519 key, which cannot sign.`, ref)
     return check(token, principal.publicKey, ctx) ? undefined : badSignature(token, what, iss, ref)

@@ -69,14 +69,16 @@ export function pathPolicy (path: string): unknown[] {
 }
 
 /**
- * True for an absolute path with no empty, "." or ".." segment and no trailing slash. An
- * executor must refuse any other `args.path` before the policy is checked: `/photos/../private`
- * matches `/photos/*` as text.
+ * True for a vault path in normal form (docs/PROTOCOL.md §13): absolute, at most 4096
+ * characters, no empty, "." or ".." segment, no trailing slash, no control character or
+ * backslash. An executor must refuse any other `args.path` before the policy is checked:
+ * `/photos/../private` matches `/photos/*` as text.
  */
 export function isNormalizedPath (path: unknown): path is string {
   if (typeof path !== 'string' || path.length === 0 || path.length > MAX_PATH_LENGTH || !path.startsWith('/')) return false
   if (path === '/') return true
-  if (path.includes('\0')) return false
+  // eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+  if (/[\u0000-\u001f\u007f\\]/.test(path)) return false
   return path.slice(1).split('/').every(s => s !== '' && s !== '.' && s !== '..')
 }
 
@@ -84,7 +86,19 @@ export function isNormalizedPath (path: unknown): path is string {
 type Atom = { exact: string } | { glob: Glob, pattern: unknown }
 type Scope = Atom[]
 
+// A policy's scopes never change (policies are frozen once read): compute them once per policy.
+const scopesOf = new WeakMap<Policy, Scope[]>()
+
 function pathScopes (policy: Policy): Scope[] {
+  let scopes = scopesOf.get(policy)
+  if (scopes === undefined) {
+    scopes = readScopes(policy)
+    scopesOf.set(policy, scopes)
+  }
+  return scopes
+}
+
+function readScopes (policy: Policy): Scope[] {
   const scopes: Scope[] = []
   for (const s of policy.statements) {
     const atom = pathAtom(s)

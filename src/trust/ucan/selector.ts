@@ -108,57 +108,81 @@ function readInteger (text: string, pos: number, fail: (problem: string) => neve
 
 /** Applies a selector to a value (the invocation's `args`). */
 export function select (selector: Selector, value: unknown): Selection {
-  return resolve(selector.segments, 0, value, '.')
+  const result = resolveSelector(selector, value)
+  return result.found ? result : { found: false, why: result.why() }
 }
 
-function resolve (segments: Segment[], i: number, value: unknown, path: string): Selection {
+/** `select`, with the reason for a failure left unwritten until someone asks (most failures are not shown). */
+export function resolveSelector (selector: Selector, value: unknown): { found: true, value: unknown } | { found: false, why: () => string } {
+  return resolve(selector.segments, 0, value)
+}
+
+type Resolution = { found: true, value: unknown } | { found: false, why: () => string }
+
+function resolve (segments: Segment[], i: number, value: unknown): Resolution {
   const segment = segments[i]
   if (segment === undefined) return { found: true, value }
-  const step = apply(segment, value, path)
-  if (!step.found) return segment.optional ? { found: true, value: null } : step
-  if (segment.kind !== 'each') return resolve(segments, i + 1, step.value, step.path)
+  const step = apply(segment, value)
+  if (typeof step === 'function') {
+    if (segment.optional) return { found: true, value: null }
+    return { found: false, why: () => step(pathText(segments, i)) }
+  }
+  if (segment.kind !== 'each') return resolve(segments, i + 1, step.value)
   // `[]`: the rest of the selector applies to every element, and the result is their list.
   const out: unknown[] = []
-  for (const [n, element] of (step.value as unknown[]).entries()) {
-    const sub = resolve(segments, i + 1, element, `${path}[${n}]`)
+  for (const element of step.value as unknown[]) {
+    const sub = resolve(segments, i + 1, element)
     if (!sub.found) return sub
     out.push(sub.value)
   }
   return { found: true, value: out }
 }
 
-type Step = { found: true, value: unknown, path: string } | { found: false, why: string }
-
-function apply (segment: Segment, value: unknown, path: string): Step {
+/** One segment applied to a value: the value found, or how to say why not given the path so far. */
+function apply (segment: Segment, value: unknown): { value: unknown } | ((path: string) => string) {
   const kind = kindOf(value)
   switch (segment.kind) {
     case 'field': {
-      const next = /^[A-Za-z_][A-Za-z0-9_]*$/.test(segment.key) ? `${path === '.' ? '' : path}.${segment.key}` : `${path === '.' ? '.' : path}[${JSON.stringify(segment.key)}]`
-      if (!isMap(value)) return { found: false, why: `${path} is ${describeKind(value)}, not a map, so it has no field "${segment.key}"` }
+      if (!isMap(value)) return path => `${path} is ${describeKind(value)}, not a map, so it has no field "${segment.key}"`
       const entry = ownEntry(value, segment.key)
-      return entry.found ? { found: true, value: entry.value, path: next } : { found: false, why: `${next} is missing` }
+      return entry.found ? { value: entry.value } : path => `${join(path, fieldText(segment.key))} is missing`
     }
     case 'index': {
-      const next = `${path === '.' ? '.' : path}[${segment.index}]`
-      if (kind !== 'list' && kind !== 'bytes') return { found: false, why: `${path} is ${describeKind(value)}, not a list` }
+      if (kind !== 'list' && kind !== 'bytes') return path => `${path} is ${describeKind(value)}, not a list`
       const list = value as ArrayLike<unknown>
       const at = segment.index < 0 ? list.length + segment.index : segment.index
-      if (at < 0 || at >= list.length) return { found: false, why: `${next} is out of range (length ${list.length})` }
-      return { found: true, value: list[at], path: next }
+      if (at < 0 || at >= list.length) return path => `${join(path, `[${segment.index}]`)} is out of range (length ${list.length})`
+      return { value: list[at] }
     }
     case 'slice': {
-      if (kind !== 'list' && kind !== 'bytes') return { found: false, why: `${path} is ${describeKind(value)}, not a list` }
+      if (kind !== 'list' && kind !== 'bytes') return path => `${path} is ${describeKind(value)}, not a list`
       const list = value as unknown[] | Uint8Array
       const clamp = (n: number | undefined, dflt: number): number => n === undefined ? dflt : Math.min(list.length, Math.max(0, n < 0 ? list.length + n : n))
       const from = clamp(segment.from, 0)
-      const to = Math.max(from, clamp(segment.to, list.length))
-      return { found: true, value: list.slice(from, to), path: `${path}[${segment.from ?? ''}:${segment.to ?? ''}]` }
+      return { value: list.slice(from, Math.max(from, clamp(segment.to, list.length))) }
     }
     case 'each': {
-      if (kind === 'list') return { found: true, value, path }
-      if (kind === 'bytes') return { found: true, value: Array.from(value as Uint8Array), path }
-      if (kind === 'map') return { found: true, value: Object.values(value as Record<string, unknown>), path }
-      return { found: false, why: `${path} is ${describeKind(value)}, not a list or a map` }
+      if (kind === 'list') return { value }
+      if (kind === 'bytes') return { value: Array.from(value as Uint8Array) }
+      if (kind === 'map') return { value: Object.values(value as Record<string, unknown>) }
+      return path => `${path} is ${describeKind(value)}, not a list or a map`
     }
   }
+}
+
+/** The selector's text up to (not including) segment `end`, for messages: ".a.b[0]". */
+function pathText (segments: Segment[], end: number): string {
+  let path = '.'
+  for (const s of segments.slice(0, end)) {
+    path = join(path, s.kind === 'field' ? fieldText(s.key) : s.kind === 'index' ? `[${s.index}]` : s.kind === 'each' ? '[]' : `[${s.from ?? ''}:${s.to ?? ''}]`)
+  }
+  return path
+}
+
+function fieldText (key: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`
+}
+
+function join (path: string, segment: string): string {
+  return path === '.' ? (segment.startsWith('.') ? segment : `.${segment}`) : path + segment
 }

@@ -109,13 +109,15 @@ export async function validateInvocation (invocation: Uint8Array, options: Valid
   const chain: Delegation[] = []
   const find = proofFinder(options)
   for (const [index, cid] of p.prf.entries()) {
-    const ref: TokenRef = { kind: 'delegation', cid: cidText(cid), index }
-    const found = await find(cid)
-    if (found === undefined) return deny('missing_proof', `Proof ${index} (${ref.cid}) was not provided and cannot be found.`, ref)
+    // Only what the caller offers counts as available, even if the cache saw this delegation before.
+    const digest = toHex(cid.multihash.digest)
+    const found = await find(cid, digest)
+    const ref = (): TokenRef => ({ kind: 'delegation', cid: cidText(cid), index })
+    if (found === undefined) return deny('missing_proof', `Proof ${index} (${cidText(cid)}) was not provided and cannot be found.`, ref())
     try {
-      chain.push(options.cache !== undefined ? options.cache.delegation(found.bytes, found.digest) : decodeDelegation(found.bytes))
+      chain.push(options.cache !== undefined ? options.cache.delegation(found, digest) : decodeDelegation(found))
     } catch (err) {
-      if (isTwinError(err)) return deny('malformed_proof', `Delegation ${index} (${ref.cid}) cannot be read: ${err.message}.`, ref)
+      if (isTwinError(err)) return deny('malformed_proof', `Delegation ${index} (${cidText(cid)}) cannot be read: ${err.message}.`, ref())
       throw err
     }
   }
@@ -213,26 +215,20 @@ function chainShape (inv: Invocation, chain: Delegation[]): Denial | undefined {
   return undefined
 }
 
-type Found = { bytes: Uint8Array, digest?: string }
-
-/** Step 3's lookup: by CID in the given list (hashed once per validation) or through the caller's function. */
-function proofFinder (options: ValidationOptions): (cid: CID) => Promise<Found | undefined> {
+/** Step 3's lookup: by digest among the given bytes (hashed once per validation, when needed) or through the caller's function. */
+function proofFinder (options: ValidationOptions): (cid: CID, digest: string) => Promise<Uint8Array | undefined> {
   const proofs = options.proofs
   if (typeof proofs === 'function') {
-    return async cid => {
+    return async (cid, digest) => {
       const bytes = await proofs(cidText(cid))
-      if (bytes === undefined) return undefined
       // The lookup is the caller's: check that it returned the bytes this CID names.
-      const digest = toHex(sha256(bytes))
-      return digest === toHex(cid.multihash.digest) ? { bytes, digest } : undefined
+      return bytes instanceof Uint8Array && toHex(sha256(bytes)) === digest ? bytes : undefined
     }
   }
   let index: Map<string, Uint8Array> | undefined
-  return async cid => {
+  return async (_cid, digest) => {
     index ??= new Map(proofs.map(bytes => [toHex(sha256(bytes)), bytes]))
-    const digest = toHex(cid.multihash.digest)
-    const bytes = index.get(digest)
-    return bytes === undefined ? undefined : { bytes, digest }
+    return index.get(digest)
   }
 }
 
