@@ -101,9 +101,11 @@ export function describeKind (value: unknown): string {
  * cannot be frozen); treat them as read-only.
  */
 export function freeze<T> (value: T): T {
-  const kind = kindOf(value)
-  if (kind === 'list' || kind === 'map') {
-    for (const v of Object.values(value as object)) freeze(v)
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value
+  // Lists, and maps as decoded (plain objects); bytes, links and class instances are left alone.
+  const proto = Object.getPrototypeOf(value)
+  if (Array.isArray(value) || proto === Object.prototype || proto === null) {
+    for (const v of Object.values(value)) freeze(v)
     Object.freeze(value)
   }
   return value
