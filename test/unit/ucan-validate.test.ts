@@ -288,6 +288,14 @@ describe('audience, command, time, revocation and replay', () => {
     expect((await validate(carolReads('/photos/2026/a.jpg', chain), chain, { replay })).ok).toBe(true)
   })
 
+  it('refuses, when the executor sets a limit, invocations that live too long for its replay memory', async () => {
+    const forever = createInvocation({ issuer: carol.signer, subject: alice.did, audience: storageNode.did, command: '/vault/read', args: { path: '/photos/2026/a' }, proofs: chain, expiration: null })
+    expect(await validate(forever, chain, { maxInvocationLifetime: 600 })).toMatchObject({ ok: false, reason: 'lifetime_too_long' })
+    expect((await validate(forever, chain)).ok).toBe(true)
+    expect((await validate(carolReads('/photos/2026/a', chain), chain, { maxInvocationLifetime: 600 })).ok).toBe(true)
+    expect(await validate(carolReads('/photos/2026/a', chain), chain, { maxInvocationLifetime: 60 })).toMatchObject({ reason: 'lifetime_too_long' })
+  })
+
   it('does not spend an invocation that was refused for another reason', async () => {
     const replay = new MemoryReplayGuard()
     const outside = carolReads('/private/x', chain)

@@ -61,6 +61,7 @@ export const DENIAL_REASONS = [
   // When and whether
   'expired',
   'not_yet_valid',
+  'lifetime_too_long', // an invocation that would stay valid longer than this executor allows
   'revoked',
   'replayed' // this exact invocation was already used
 ] as const

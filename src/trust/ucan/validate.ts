@@ -27,7 +27,8 @@ import { isoTime, render } from './text.js'
  *     invoker's.
  *  5. Every delegation's signature (memoized through the cache).
  *  6. Time: `nbf <= now <= exp` for every delegation, `now <= exp` for the invocation,
- *     each with `clockSkew` seconds of slack.
+ *     each with `clockSkew` seconds of slack; and the invocation's `exp` within
+ *     `maxInvocationLifetime` of now, if one is set.
  *  7. Attenuation (unless `attenuation: 'spec'`): each delegation narrows the one before it
  *     (narrowing.ts): Twin refuses a chain that widens anything, even where the spec would
  *     let the wider part lapse unused.
@@ -56,6 +57,11 @@ export interface ValidationOptions {
   revoked?: ReadonlySet<string> | ((cid: string) => boolean | Promise<boolean>)
   /** Refuses an invocation seen before. */
   replay?: ReplayGuard
+  /**
+   * Refuse invocations that never expire or stay valid longer than this many seconds past
+   * `now`, so that a replay guard can forget each one after that long. Unset: no limit.
+   */
+  maxInvocationLifetime?: number
   /** 'strict' (default): refuse chains that widen anything; 'spec': only what UCAN 1.0 requires. */
   attenuation?: 'strict' | 'spec'
   signal?: AbortSignal
@@ -135,6 +141,11 @@ export async function validateInvocation (invocation: Uint8Array, options: Valid
   // 6. Time bounds.
   const now = options.now
   if (p.exp !== null && now > p.exp + skew) return deny('expired', `The invocation expired at ${isoTime(p.exp)}.`, invRef)
+  const lifetime = options.maxInvocationLifetime
+  if (lifetime !== undefined && (p.exp === null || p.exp > now + lifetime)) {
+    const until = p.exp === null ? 'never expires' : `stays valid until ${isoTime(p.exp)}`
+    return deny('lifetime_too_long', `The invocation ${until}; this executor accepts invocations valid for at most ${lifetime} seconds.`, invRef)
+  }
   for (const [index, d] of chain.entries()) {
     const { exp, nbf } = d.payload
     if (exp !== null && now > exp + skew) return deny('expired', `${label(d, index)} expired at ${isoTime(exp)}.`, refOf(d, index))
@@ -237,6 +248,8 @@ function checkOptions (options: ValidationOptions): void {
   if (!Number.isSafeInteger(options.now)) throw new TypeError(`options.now must be Unix seconds as an integer, got ${String(options.now)}`)
   const skew = options.clockSkew ?? 0
   if (!Number.isSafeInteger(skew) || skew < 0 || skew > 3600) throw new TypeError('options.clockSkew must be an integer from 0 to 3600 seconds')
+  const lifetime = options.maxInvocationLifetime
+  if (lifetime !== undefined && (!Number.isSafeInteger(lifetime) || lifetime < 0)) throw new TypeError('options.maxInvocationLifetime must be a non-negative integer of seconds')
   const proofs = options.proofs
   if (typeof proofs !== 'function' && !(Array.isArray(proofs) && proofs.every(b => b instanceof Uint8Array))) {
     throw new TypeError('options.proofs must be a list of Uint8Array or a lookup function')
