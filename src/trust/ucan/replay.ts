@@ -29,10 +29,11 @@ export interface MemoryReplayGuardOptions {
 }
 
 /**
- * Remembers used invocations until they expire. When full it first forgets expired ones,
- * then the oldest: an invocation forgotten that way could be replayed, so executors should
- * require short expiries (minutes, as the invocation spec recommends) and size the store
- * for the invocations they accept in that time.
+ * Remembers used invocations until they expire. An invocation that never expires is
+ * remembered for `retainWithoutExpiry` only, and when the store is full it forgets expired
+ * entries first, then the oldest: an invocation forgotten early could be replayed. So an
+ * executor using this guard sets `maxInvocationLifetime` (minutes, as the invocation spec
+ * recommends) and sizes the store for the invocations it accepts in that time.
  */
 export class MemoryReplayGuard implements ReplayGuard {
   private readonly used = new Map<string, number>() // cid -> forget after (Unix seconds)
