@@ -83,6 +83,7 @@ export function measureLimits (kind = 'all', dir = tmpdir()) {
       limits.memcpy1KiB = memcpy(1024)
       limits.aes256gcm1KiB = opensslThroughput('aes-256-gcm', 1024)
       limits.sha256_1KiB = opensslThroughput('sha256', 1024)
+      limits.chacha20poly1305_1KiB = opensslThroughput('chacha20-poly1305', 1024)
       limits.ed25519 = opensslEd25519()
       limits.x25519 = opensslX25519()
       limits.fsyncSmall = fsyncWrites(work, 4096, 4096 * 200)
@@ -107,6 +108,7 @@ export function limitRows (l) {
   if (l.fsyncEvery256KiB !== undefined) add('disk: write + fsync per 256 KiB', mibs(l.fsyncEvery256KiB.bytesPerSecond), `${l.fsyncEvery256KiB.msPerFsync.toFixed(2)} ms per fsync`)
   if (l.memcpy1KiB !== undefined) add('memcpy, 1 KiB pieces', mibs(l.memcpy1KiB), `${(1e6 * 1024 / l.memcpy1KiB).toFixed(3)} µs per KiB`)
   if (l.aes256gcm1KiB !== undefined) add('AES-256-GCM, 1 KiB (openssl speed)', mibs(l.aes256gcm1KiB), l.aes256gcm1KiB === null ? '' : `${(1e6 * 1024 / l.aes256gcm1KiB).toFixed(2)} µs per KiB`)
+  if (l.chacha20poly1305_1KiB !== undefined) add('ChaCha20-Poly1305, 1 KiB (openssl speed)', mibs(l.chacha20poly1305_1KiB), l.chacha20poly1305_1KiB === null ? '' : `${(1e6 * 1024 / l.chacha20poly1305_1KiB).toFixed(2)} µs per KiB`)
   if (l.sha256_1KiB !== undefined) add('SHA-256, 1 KiB (openssl speed)', mibs(l.sha256_1KiB), l.sha256_1KiB === null ? '' : `${(1e6 * 1024 / l.sha256_1KiB).toFixed(2)} µs per KiB`)
   if (l.ed25519 !== undefined) {
     add('Ed25519 sign (openssl speed)', l.ed25519 === null ? 'n/a' : `${l.ed25519.signPerSecond.toFixed(0)}/s`, us(l.ed25519?.signPerSecond))

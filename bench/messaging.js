@@ -215,6 +215,43 @@ async function twinBench (dir, aHome, phases, pids) {
   }
 }
 
+/**
+ * Where a message's time goes in twin B, step by step, against the machine's limits (openssl on
+ * one core) for the operations each step makes by design. At c = 64 each request is one
+ * envelope in (decode, verify, open) and one out (seal, sign, encode); in the drain each
+ * message is one envelope in and stored.
+ */
+function perMessageTable (results) {
+  const l = results.limits
+  const usOf = perSecond => perSecond === null || perSecond === undefined ? undefined : 1e6 / perSecond
+  const dh = usOf(l.x25519?.perSecond)
+  const chachaKiB = l.chacha20poly1305_1KiB === null ? undefined : 1e6 * 1024 / l.chacha20poly1305_1KiB
+  const c64 = results.profile['twin B']?.c64
+  const drain = results.profile['twin B']?.drain
+  const pick = (s, re) => s === undefined ? undefined : 1000 * Object.entries(s.categories).filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0) / s.messages
+  const steps = [
+    ['seal (v1: fresh X25519 pair, agreement, HKDF, ChaCha20-Poly1305)', '2 X25519 + 1 KiB AEAD', dh === undefined ? undefined : 2 * dh + chachaKiB, /^seal/],
+    ['sign (Ed25519)', '1 sign', usOf(l.ed25519?.signPerSecond), /^sign/],
+    ['verify (Ed25519)', '1 verify', usOf(l.ed25519?.verifyPerSecond), /^verify/],
+    ['open (X25519 agreement, HKDF, ChaCha20-Poly1305)', '1 X25519 + 1 KiB AEAD', dh === undefined ? undefined : dh + chachaKiB, /^open/],
+    ['frame (Noise, Yamux, length prefix, socket)', '1.3 KB AEAD each way', 2 * 1.3 * chachaKiB, /^frame/],
+    ['store (SQLite)', `one fsync per batch (${l.fsyncSmall === undefined ? '?' : l.fsyncSmall.msPerFsync.toFixed(2)} ms)`, undefined, /^store/],
+    ['encode / decode (CBOR, schema)', '-', undefined, /^encode/],
+    ['garbage collection', '-', undefined, /^garbage/],
+    ['everything else (bookkeeping, API, start-up, other)', '-', undefined, /^(messaging|local API|start-up|other|native|hash)/]
+  ]
+  const rows = steps.map(([step, ops, limit, re]) => ({ step, ops, limit, c64: pick(c64, re), drain: pick(drain, re) }))
+  const f = x => x === undefined ? '-' : x.toFixed(1)
+  printTable('where a message\'s time goes in twin B, µs (limits: openssl on one core, this run; measured: CPU profile of B)', rows.map(x => ({
+    step: x.step,
+    'operations by design': x.ops,
+    'limit µs': f(x.limit),
+    'per request at c = 64 (in + out)': f(x.c64),
+    'per message in the drain (in, stored)': f(x.drain)
+  })))
+  return rows
+}
+
 const us = x => x === undefined ? 'n/a' : `${x.toFixed(0)} µs`
 
 export async function run () {
@@ -239,8 +276,12 @@ export async function run () {
   const rows = [fmt('twin request/response', twin.c1), fmt('twin request/response', twin.c64), fmt('raw libp2p echo', echo.c1), fmt('raw libp2p echo', echo.c64)]
   if (nats !== undefined) rows.push(fmt('NATS request-reply', nats.c1), fmt('NATS request-reply', nats.c64))
   printTable(`request/response, 1 KiB payload, ${DURATION_MS / 1000} s per row; requester in this process, responder in its own`, rows)
-  printTable('CPU per request by process, from /proc', [['twin', twin], ['echo', echo], ...(nats === undefined ? [] : [['NATS', nats]])].flatMap(([name, x]) =>
-    ['c1', 'c64'].map(c => ({ system: name, conc: x[c].concurrency, ...Object.fromEntries(Object.entries(x[c].cpuUsPerRequest).map(([k, v]) => [k, us(v)])) }))).map(r => ({ system: r.system, conc: r.conc, processes: Object.entries(r).filter(([k]) => k !== 'system' && k !== 'conc').map(([k, v]) => `${k} ${v}`).join(', ') })))
+  const systems = [['twin', twin], ['raw libp2p echo', echo], ...(nats === undefined ? [] : [['NATS', nats]])]
+  printTable('CPU per request of each process, from /proc (all threads)', systems.flatMap(([name, x]) => ['c1', 'c64'].map(c => ({
+    system: name,
+    conc: x[c].concurrency,
+    processes: Object.entries(x[c].cpuUsPerRequest).filter(([k]) => k !== 'total').map(([k, v]) => `${k} ${us(v)}`).join(', ')
+  }))))
 
   const ratios = {
     twinOverEchoC64: twin.c64.perSecond / echo.c64.perSecond,
@@ -266,6 +307,7 @@ export async function run () {
   if (dirB !== undefined) {
     results.profile = summarizeProfiles([dirB], { phases, processes: pids, kind: 'messaging' })
     printProfileSummary(results.profile)
+    results.perMessage = perMessageTable(results)
   }
   writeResults('messaging', results)
 }

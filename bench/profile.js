@@ -43,7 +43,7 @@ function vaultCategory (leaf, owner, names, role) {
   if (/merkle/i.test(u) || names.some(n => /merkle/i.test(n))) return 'Merkle (shard addresses, checks)'
   if (/chunker/i.test(u) || names.some(n => /^cutPoint$|chunkStream/.test(n))) return 'chunk (content-defined)'
   if (/erasure/i.test(u)) return 'erasure code (JS side)'
-  if (SQLITE.test(u)) return 'index (SQLite)'
+  if (SQLITE.test(u)) return 'index (SQLite, its fsyncs included)'
   if (leaf === 'hash') return 'hash (chunk ids, file hash)'
   if (leaf === 'cipher') return 'encrypt / decrypt (AES-GCM)'
   if (leaf === 'fs') return role === 'storage node' || /local-store/.test(u) ? 'disk (write, rename, fsync calls)' : 'file read / write'

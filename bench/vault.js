@@ -173,6 +173,45 @@ const mibs = (bytes, secs) => bytes / MIB / secs
 const f0 = x => x === undefined || x === null ? 'n/a' : x.toFixed(0)
 const f2 = x => x === undefined || x === null ? 'n/a' : x.toFixed(2)
 
+/**
+ * Where a put's time goes per MiB of the file, step by step, against the machine's limits for
+ * the passes over the bytes each step makes by design (4 + 2: shards are 1.5 times the file).
+ * Measured: the CPU profile of the twin's main thread and of the storage nodes during the put.
+ */
+function perByteTable (r, put) {
+  const l = r.limits
+  const msPerMiB = rate => rate === null || rate === undefined ? undefined : 1000 * MIB / rate
+  const perMiB = SIZE / MIB
+  const twin = r.profile.twin?.put?.categories ?? {}
+  const nodes = r.profile['storage node']?.put?.categories ?? {}
+  const pick = (cats, re) => Object.entries(cats).filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0) / perMiB
+  const steps = [
+    ['read (file to memory)', '1 copy', msPerMiB(l.memcpy1MiB), /^file read/],
+    ['chunk (gear hash over every byte)', '1 (memcpy as floor)', msPerMiB(l.memcpy1MiB), /^chunk/],
+    ['hash (HMAC chunk id, file SHA-256)', '2 SHA-256', 2 * msPerMiB(l.sha256_1MiB), /^hash/],
+    ['encrypt (AES-256-GCM)', '1 AES-GCM', msPerMiB(l.aes256gcm1MiB), /^encrypt/],
+    ['erasure code 4 + 2', '1 (goal 2 GiB/s)', 1000 / 2048, /^erasure/],
+    ['Merkle (shard addresses; nodes check them)', '1.5 SHA-256 twin + 1.5 nodes', 3 * msPerMiB(l.sha256_1MiB), /^Merkle/],
+    ['network (Noise, Yamux, socket)', '1.5 ChaCha20-Poly1305 twin + 1.5 nodes', 3 * msPerMiB(l.chacha20poly1305_1MiB), /^network/],
+    ['disk (shard files, fsync each; I/O time, not CPU)', '1.5 written, fsync per shard', 1.5 * msPerMiB(l.fsyncEvery256KiB?.bytesPerSecond), /^disk/],
+    ['index (SQLite, fsync per transaction)', '-', undefined, /^index/],
+    ['garbage collection', '-', undefined, /^garbage/],
+    ['everything else (bookkeeping, API, codec, other)', '-', undefined, /^(vault|local API|encode|other|native|start-up)/]
+  ]
+  const rows = steps.map(([step, passes, limit, re]) => ({ step, passes, limit, twin: pick(twin, re), nodes: pick(nodes, re) }))
+  const cpuTotal = Object.values(put.cpu).reduce((a, b) => a + b, 0)
+  printTable(`where a put's time goes, ms per MiB of the file (limits: one core, this run; measured: CPU profiles of the put; /proc: all CPU of every process was ${(1000 * cpuTotal / perMiB).toFixed(1)} ms per MiB)`,
+    rows.map(x => ({
+      step: x.step,
+      'passes by design': x.passes,
+      'limit ms/MiB': x.limit === undefined ? '-' : x.limit.toFixed(2),
+      'twin main thread': x.twin.toFixed(2),
+      'storage nodes': x.nodes.toFixed(2),
+      'x limit': x.limit === undefined ? '-' : `${((x.twin + x.nodes) / x.limit).toFixed(1)}`
+    })))
+  return { rows, cpuMsPerMiB: 1000 * cpuTotal / perMiB }
+}
+
 export async function run () {
   const dir = mkdtempSync(join(tmpdir(), 'twin-bench-vault-'))
   const procs = []
@@ -429,6 +468,13 @@ export async function run () {
   }))
   r.goals = goals
   r.goalValues = GOALS
+  // CPU of every process per MiB, next to each row's rate: the work done, not only the wait.
+  const rowOf = { put: r.put.twin, 'restic backup': r.put.restic, get: r.get.twin, 'restic restore': r.get.restic, degradedGet: r.degradedGet.twin, repair: r.repair.twin, bigPut: r.memory.put, dedupeSame: r.dedupeSame.twin, 'restic dedupeSame': r.dedupeSame.restic, dedupeEdit: r.dedupeEdit.twin, 'restic dedupeEdit': r.dedupeEdit.restic }
+  for (const p of phases) {
+    const row = rowOf[p.name]
+    const total = Object.values(p.cpu).reduce((a, b) => a + b, 0)
+    if (row !== undefined) Object.assign(row, { cpuSeconds: total, cpuMsPerMiB: p.bytes > 0 ? 1000 * total / (p.bytes / MIB) : null })
+  }
   // Phases (monotonic µs, the clock of CPU profiles) and process ids, so `node bench/profile.js`
   // can cut profiles taken in this run into the same phases later.
   r.phases = phases
@@ -438,6 +484,7 @@ export async function run () {
   if (dirs.length > 0) {
     r.profile = summarizeProfiles([...new Set(dirs)], { phases, processes: { twin: pids.twin, 'storage node': pids.storage }, kind: 'vault' })
     printProfileSummary(r.profile)
+    r.perByte = perByteTable(r, phases.find(p => p.name === 'put'))
   }
   writeResults('vault', r)
 }
