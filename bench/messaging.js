@@ -42,8 +42,10 @@ const GOALS = { echoRatioC64: 0.5, p99C1Ms: 5, drainPerSecond: 5000 }
 
 const log = text => process.stderr.write(`messaging bench: ${text}\n`)
 
-/** CPU seconds so far of each role's processes (this process included by its pid). */
+/** CPU seconds so far of each role's processes (this process included by its pid), all threads. */
 const cpuOf = roles => Object.fromEntries(Object.entries(roles).map(([role, pids]) => [role, pids.reduce((s, p) => s + processCpu(p).total, 0)]))
+/** The same, main threads only. */
+const mainCpuOf = roles => Object.fromEntries(Object.entries(roles).map(([role, pids]) => [role, pids.reduce((s, p) => s + processCpu(p).main, 0)]))
 
 /**
  * Runs `request` from `concurrency` workers for DURATION_MS; returns rate, latency quantiles,
@@ -53,6 +55,7 @@ async function measure (concurrency, request, roles) {
   for (let i = 0; i < 50; i++) await request() // warm up
   const lat = []
   const before = cpuOf(roles)
+  const beforeMain = mainCpuOf(roles)
   const startUs = monotonicUs()
   const deadline = performance.now() + DURATION_MS
   const t0 = performance.now()
@@ -65,9 +68,11 @@ async function measure (concurrency, request, roles) {
   }))
   const secs = (performance.now() - t0) / 1000
   const after = cpuOf(roles)
+  const afterMain = mainCpuOf(roles)
   const cpuUsPerRequest = Object.fromEntries(Object.keys(roles).map(r => [r, 1e6 * (after[r] - before[r]) / lat.length]))
   cpuUsPerRequest.total = Object.values(cpuUsPerRequest).reduce((a, b) => a + b, 0)
-  return { concurrency, requests: lat.length, perSecond: lat.length / secs, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), cpuUsPerRequest, startUs, endUs: monotonicUs() }
+  const mainCpuUsPerRequest = Object.fromEntries(Object.keys(roles).map(r => [r, 1e6 * (afterMain[r] - beforeMain[r]) / lat.length]))
+  return { concurrency, requests: lat.length, perSecond: lat.length / secs, p50Ms: quantile(lat, 0.5), p99Ms: quantile(lat, 0.99), cpuUsPerRequest, mainCpuUsPerRequest, startUs, endUs: monotonicUs() }
 }
 
 async function echoBaseline () {
@@ -182,7 +187,7 @@ async function twinBench (dir, aHome, phases, pids) {
     let inboxAtReady
     void b2.ready.then(() => { readySeconds = (performance.now() - t0) / 1000 })
     let count = inboxBefore
-    let bCpu = 0
+    let bCpu = { total: 0, main: 0 }
     while (count < inboxBefore + DRAIN) {
       if (performance.now() - t0 > 300_000) throw new Error(`drain stalled at ${count - inboxBefore} of ${DRAIN}`)
       // The API exists once the twin is up; until then nothing can be counted (the clock runs).
@@ -192,7 +197,7 @@ async function twinBench (dir, aHome, phases, pids) {
           if (readySeconds !== undefined && inboxAtReady === undefined) inboxAtReady = count - inboxBefore
         } catch { /* api.json is written just before the API answers: try again */ }
       }
-      bCpu = processCpu(b2.child.pid).total
+      bCpu = processCpu(b2.child.pid)
       if (count < inboxBefore + DRAIN) await sleep(10)
     }
     const seconds = (performance.now() - t0) / 1000
@@ -204,7 +209,8 @@ async function twinBench (dir, aHome, phases, pids) {
       perSecond: DRAIN / seconds,
       readySeconds: readySeconds ?? null,
       inboxAtReady: inboxAtReady ?? null,
-      cpuUsPerMessage: { 'twin B process': 1e6 * bCpu / DRAIN, relay: 1e6 * (cpuOf(roles2).relay - relayBefore) / DRAIN }
+      cpuUsPerMessage: { 'twin B process': 1e6 * bCpu.total / DRAIN, relay: 1e6 * (cpuOf(roles2).relay - relayBefore) / DRAIN },
+      mainCpuUsPerMessage: { 'twin B process': 1e6 * bCpu.main / DRAIN }
     }
     return { c1, c64, drain }
   } finally {
@@ -219,22 +225,29 @@ async function twinBench (dir, aHome, phases, pids) {
  * Where a message's time goes in twin B, step by step, against the machine's limits (openssl on
  * one core) for the operations each step makes by design. At c = 64 each request is one
  * envelope in (decode, verify, open) and one out (seal, sign, encode); in the drain each
- * message is one envelope in and stored.
+ * message is one envelope in and stored. Measured: B's main-thread CPU time (/proc) split by
+ * the shares of its CPU profile's busy samples (a profile samples wall time, which on a loaded
+ * machine overstates CPU time; its shares do not).
  */
-function perMessageTable (results) {
+export function perMessageTable (results) {
   const l = results.limits
   const usOf = perSecond => perSecond === null || perSecond === undefined ? undefined : 1e6 / perSecond
   const dh = usOf(l.x25519?.perSecond)
-  const chachaKiB = l.chacha20poly1305_1KiB === null ? undefined : 1e6 * 1024 / l.chacha20poly1305_1KiB
-  const c64 = results.profile['twin B']?.c64
-  const drain = results.profile['twin B']?.drain
-  const pick = (s, re) => s === undefined ? undefined : 1000 * Object.entries(s.categories).filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0) / s.messages
+  const chachaKiB = l.chacha20poly1305_1KiB === null || l.chacha20poly1305_1KiB === undefined ? undefined : 1e6 * 1024 / l.chacha20poly1305_1KiB
+  const main = (x, key) => x?.[key]?.['twin B process'] ?? x?.[key]?.['twin B'] ?? undefined
+  const c64 = { s: results.profile['twin B']?.c64, us: main(results.twin.c64, 'mainCpuUsPerRequest') ?? main(results.twin.c64, 'cpuUsPerRequest') }
+  const drain = { s: results.profile['twin B']?.drain, us: main(results.twin.drain, 'mainCpuUsPerMessage') ?? main(results.twin.drain, 'cpuUsPerMessage') }
+  const pick = (x, re) => {
+    if (x.s === undefined || x.us === undefined) return undefined
+    const busy = Object.entries(x.s.categories).filter(([k]) => k !== 'idle').reduce((a, [, v]) => a + v, 0)
+    return x.us * Object.entries(x.s.categories).filter(([k]) => re.test(k)).reduce((a, [, v]) => a + v, 0) / busy
+  }
   const steps = [
     ['seal (v1: fresh X25519 pair, agreement, HKDF, ChaCha20-Poly1305)', '2 X25519 + 1 KiB AEAD', dh === undefined ? undefined : 2 * dh + chachaKiB, /^seal/],
     ['sign (Ed25519)', '1 sign', usOf(l.ed25519?.signPerSecond), /^sign/],
     ['verify (Ed25519)', '1 verify', usOf(l.ed25519?.verifyPerSecond), /^verify/],
     ['open (X25519 agreement, HKDF, ChaCha20-Poly1305)', '1 X25519 + 1 KiB AEAD', dh === undefined ? undefined : dh + chachaKiB, /^open/],
-    ['frame (Noise, Yamux, length prefix, socket)', '1.3 KB AEAD each way', 2 * 1.3 * chachaKiB, /^frame/],
+    ['frame (Noise, Yamux, length prefix, socket)', '1.3 KB AEAD each way', chachaKiB === undefined ? undefined : 2 * 1.3 * chachaKiB, /^frame/],
     ['store (SQLite)', `one fsync per batch (${l.fsyncSmall === undefined ? '?' : l.fsyncSmall.msPerFsync.toFixed(2)} ms)`, undefined, /^store/],
     ['encode / decode (CBOR, schema)', '-', undefined, /^encode/],
     ['garbage collection', '-', undefined, /^garbage/],
@@ -242,7 +255,7 @@ function perMessageTable (results) {
   ]
   const rows = steps.map(([step, ops, limit, re]) => ({ step, ops, limit, c64: pick(c64, re), drain: pick(drain, re) }))
   const f = x => x === undefined ? '-' : x.toFixed(1)
-  printTable('where a message\'s time goes in twin B, µs (limits: openssl on one core, this run; measured: CPU profile of B)', rows.map(x => ({
+  printTable(`where a message's time goes in twin B's main thread, CPU µs (B: ${f(c64.us)} per request at c = 64, ${f(drain.us)} per message in the drain; limits: openssl on one core, this run)`, rows.map(x => ({
     step: x.step,
     'operations by design': x.ops,
     'limit µs': f(x.limit),
