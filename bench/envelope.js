@@ -54,7 +54,9 @@ export async function run () {
       'memcpy 1.3 KB (baseline)': time(() => { message.copy(copy) }),
       'X25519 key pair (generateKeyPairSync)': time(() => generateKeyPairSync('x25519')),
       'X25519 public key export (DER)': time(() => recipient.publicKey.export({ format: 'der', type: 'spki' })),
-      'X25519 public key import from raw (createPublicKey)': time(i => createPublicKey({ key: Buffer.concat([SPKI_X25519, ephemeral[i % ephemeral.length]]), format: 'der', type: 'spki' })),
+      'X25519 public key export (JWK)': time(() => recipient.publicKey.export({ format: 'jwk' })),
+      'X25519 public key import from raw (createPublicKey, DER)': time(i => createPublicKey({ key: Buffer.concat([SPKI_X25519, ephemeral[i % ephemeral.length]]), format: 'der', type: 'spki' })),
+      'X25519 public key import from raw (createPublicKey, JWK)': time(i => createPublicKey({ key: { kty: 'OKP', crv: 'X25519', x: ephemeral[i % ephemeral.length].toString('base64url') }, format: 'jwk' })),
       'X25519 agreement (diffieHellman, keys imported)': time(() => diffieHellman({ privateKey: recipient.privateKey, publicKey: recipient.publicKey })),
       'HKDF-SHA256, 32 bytes': time(() => hkdfSync('sha256', key32, recipientRaw, 'twin/seal/v1', 32)),
       'ChaCha20-Poly1305 seal, 1 KiB': time(() => { const c = createCipheriv('chacha20-poly1305', key32, nonce, { authTagLength: 16 }); c.update(payload); c.final(); c.getAuthTag() }),
@@ -82,7 +84,8 @@ export async function run () {
 
   // The constructions, added up from the primitives (the CPU floor of each, without framing or bookkeeping).
   const sealV1 = r['X25519 key pair (generateKeyPairSync)'] + r['X25519 public key export (DER)'] + r['X25519 agreement (diffieHellman, keys imported)'] + r['HKDF-SHA256, 32 bytes'] + r['ChaCha20-Poly1305 seal, 1 KiB']
-  const openV1 = r['X25519 public key import from raw (createPublicKey)'] + r['X25519 agreement (diffieHellman, keys imported)'] + r['HKDF-SHA256, 32 bytes'] + r['ChaCha20-Poly1305 open, 1 KiB']
+  const openV1 = r['X25519 public key import from raw (createPublicKey, DER)'] + r['X25519 agreement (diffieHellman, keys imported)'] + r['HKDF-SHA256, 32 bytes'] + r['ChaCha20-Poly1305 open, 1 KiB']
+  const jwkSaving = r['X25519 public key export (DER)'] - r['X25519 public key export (JWK)'] + r['X25519 public key import from raw (createPublicKey, DER)'] - r['X25519 public key import from raw (createPublicKey, JWK)']
   const sign1 = r['Ed25519 sign, 1.3 KB']
   const verify1 = r['Ed25519 verify, 1.3 KB (key imported)']
   const codec = r['DAG-CBOR encode of an envelope'] + r['DAG-CBOR decode of an envelope']
@@ -90,6 +93,7 @@ export async function run () {
     'v1 seal (fresh X25519 pair, export, agree, HKDF, AEAD)': sealV1,
     'v1 open (import, agree, HKDF, AEAD)': openV1,
     'v1 request + response, one side (seal + sign + encode, decode + verify + open)': sealV1 + sign1 + verify1 + openV1 + codec,
+    'the same, with the X25519 public keys exported and imported as JWK instead of DER': sealV1 + sign1 + verify1 + openV1 + codec - jwkSaving,
     'session request + response, one side (AEAD both ways, sign + verify, codec)': r['ChaCha20-Poly1305 seal, 1 KiB'] + r['ChaCha20-Poly1305 open, 1 KiB'] + sign1 + verify1 + codec,
     'session, no signatures (AEAD both ways, codec)': r['ChaCha20-Poly1305 seal, 1 KiB'] + r['ChaCha20-Poly1305 open, 1 KiB'] + codec
   }
