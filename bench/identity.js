@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { median, printTable, quantile, timeCommand, TWIN, writeResults } from './lib.js'
+import { goal, median, printTable, quantile, timeCommand, TWIN, writeResults } from './lib.js'
 
 const RUNS = 10
 const GOAL_MS = 300
@@ -32,7 +32,8 @@ export function run () {
     }
     const idMedian = out['twin id'].medianMs
     printTable(`twin id start-up (median of ${RUNS}; goal < ${GOAL_MS} ms)`, rows)
-    console.log(`\ntwin id: ${idMedian.toFixed(1)} ms median, ${idMedian < GOAL_MS ? 'meets' : 'MISSES'} the ${GOAL_MS} ms goal`)
+    const g = goal({ what: 'twin id, median ms (bare node start-up)', baseline: baseline.toFixed(1), twin: idMedian.toFixed(1), value: idMedian, atMost: GOAL_MS, unit: ' ms' })
+    printTable('identity goal', [{ ...g.row, ratio: `${(idMedian / baseline).toFixed(2)}x` }])
     writeResults('identity', { goalMs: GOAL_MS, met: idMedian < GOAL_MS, series: out })
   } finally {
     rmSync(dir, { recursive: true, force: true })

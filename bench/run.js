@@ -4,7 +4,8 @@ const BENCHES = {
   envelope: () => import('./envelope.js'),
   messaging: () => import('./messaging.js'),
   vault: () => import('./vault.js'),
-  erasure: () => import('./erasure.js')
+  erasure: () => import('./erasure.js'),
+  machine: () => import('./machine.js')
 }
 
 const wanted = process.argv.slice(2)

@@ -71,7 +71,7 @@ export function mountVaultApi (app: Hono, vault: VaultService, onStorageChange: 
   // Where every shard lives: the index's shards and the latest index snapshot's, whether a
   // snapshot is still to be written, and how many chunk reads needed parity (for operators and tests).
   app.get('/v1/vault/shards', c => c.json({
-    shards: vault.store.allShards().map(x => ({ chunk: toHex(x.chunk), idx: x.idx, addr: toHex(x.addr), peer: x.peer, status: x.status })),
+    shards: vault.store.allShards().map(x => ({ chunk: toHex(x.chunk), idx: x.idx, addr: toHex(x.addr), peer: x.peer, status: x.status, size: vault.store.chunk(x.chunk)?.shardSize })),
     snapshot: vault.snapshotShards(),
     snapshotPending: vault.snapshotPending(),
     reads: vault.vault.reads

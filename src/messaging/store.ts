@@ -64,7 +64,8 @@ export class MessageStore {
       attempt: db.prepare('UPDATE msg_outbox SET attempts = attempts + 1, next_attempt = ?, status = ?, error = ?, updated = ? WHERE id = ? AND status IN (\'queued\', \'relayed\')'),
       expire: db.prepare('UPDATE msg_outbox SET status = \'expired\', updated = ? WHERE status IN (\'queued\', \'relayed\') AND expires <= ?'),
       wakeAll: db.prepare('UPDATE msg_outbox SET next_attempt = ? WHERE status = \'queued\' AND next_attempt > ?'),
-      wake: db.prepare('UPDATE msg_outbox SET next_attempt = ? WHERE to_id = ? AND status IN (\'queued\', \'relayed\') AND next_attempt > ?'),
+      wakeQueued: db.prepare('UPDATE msg_outbox SET next_attempt = ? WHERE to_id = ? AND status = \'queued\' AND next_attempt > ?'),
+      wakeRelayed: db.prepare('UPDATE msg_outbox SET next_attempt = ? WHERE to_id = ? AND status = \'relayed\' AND next_attempt > ?'),
       listOut: db.prepare('SELECT * FROM msg_outbox ORDER BY created DESC, seq DESC LIMIT ?'),
       getOut: db.prepare('SELECT * FROM msg_outbox WHERE id = ?'),
       counts: db.prepare('SELECT status, count(*) AS n FROM msg_outbox GROUP BY status'),
@@ -112,9 +113,12 @@ export class MessageStore {
     return this.s.expire.run(now, now).changes
   }
 
-  /** Makes a recipient's pending messages due now (it just came online). */
-  wake (to: string, now = Date.now()): number {
-    return this.s.wake.run(now, to, now).changes
+  /**
+   * A recipient just came online: its queued messages are due now, and those its relays keep
+   * are due at `relayedAt` at the latest (the relay pushes them first; their acks settle them).
+   */
+  wake (to: string, now = Date.now(), relayedAt = now): number {
+    return this.db.transaction(() => this.s.wakeQueued.run(now, to, now).changes + this.s.wakeRelayed.run(relayedAt, to, relayedAt).changes).immediate()
   }
 
   /** Makes every queued message due now (a relay came back). */

@@ -1,6 +1,6 @@
 import type { Stream } from '@libp2p/interface'
 import { Uint8ArrayList } from 'uint8arraylist'
-import { decodeCbor, encodeCbor } from '../wire/index.js'
+import { byteStringHead, decodeCbor, encodeCbor, readByteStringHead } from '../wire/index.js'
 import { ReadBudget, SHARED_READ_BUDGET } from './budget.js'
 
 /** Largest frame on Twin's protocols: an envelope at its limit plus framing. */
@@ -70,8 +70,7 @@ export class FrameStream {
 
   /** Writes one frame; writes are queued so frames never interleave, and each waits for the muxer to drain. */
   async write (value: unknown): Promise<void> {
-    const bytes = encodeCbor(value)
-    const frame = new Uint8ArrayList(encodeLength(bytes.length), bytes)
+    const frame = encodeFrame(value)
     this.queued++
     const next = this.writing.then(async () => {
       if (!this.stream.send(frame)) await this.stream.onDrain()
@@ -95,7 +94,7 @@ export class FrameStream {
     while (true) {
       if (this.failure !== undefined) throw this.failure
       const frame = this.takeFrame()
-      if (frame !== undefined) return decodeCbor(frame, 'frame')
+      if (frame !== undefined) return decodeFrame(frame)
       // The end counts once nothing is left in the stream's own buffer (held there while paused).
       if (this.ended && this.stream.readBufferLength === 0) {
         if (this.buffer.byteLength === 0) return undefined
@@ -226,6 +225,32 @@ export class FrameStream {
   private resume (): void {
     if (this.stream.readStatus === 'paused') this.stream.resume()
   }
+}
+
+// A frame that carries one envelope, `{ e: bytes }`, is written and read without passing the
+// envelope through the generic codec, which would copy it twice on each side (encoding, then the
+// re-encoding that checks canonical form on read). The bytes are the same canonical CBOR: a map
+// of one entry (a1), the key "e" (61 65), a byte string head in shortest form, the envelope.
+const ENVELOPE_FRAME = Uint8Array.of(0xa1, 0x61, 0x65)
+
+/** A value's frame: length prefix and CBOR, the envelope of an envelope frame not copied. */
+function encodeFrame (value: unknown): Uint8ArrayList {
+  const e = (value as { e?: unknown } | null)?.e
+  if (e instanceof Uint8Array && Object.keys(value as object).length === 1) {
+    const head = byteStringHead(e.length)
+    return new Uint8ArrayList(encodeLength(ENVELOPE_FRAME.length + head.length + e.length), ENVELOPE_FRAME, head, e)
+  }
+  const bytes = encodeCbor(value)
+  return new Uint8ArrayList(encodeLength(bytes.length), bytes)
+}
+
+/** A frame's value; an envelope frame in canonical form is taken apart by hand, anything else decoded and checked. */
+function decodeFrame (frame: Uint8Array): unknown {
+  if (frame[0] === 0xa1 && frame[1] === 0x61 && frame[2] === 0x65) {
+    const head = readByteStringHead(frame, 3)
+    if (head !== undefined && head.start + head.length === frame.length) return { e: frame.subarray(head.start) }
+  }
+  return decodeCbor(frame, 'frame')
 }
 
 /** Unsigned LEB128 length prefix (the varint libp2p's length-prefixed streams use). */

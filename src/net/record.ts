@@ -27,6 +27,8 @@ export interface NetFields {
   addrs: string[]
   /** Multiaddrs (ending in /p2p/<peer>) of the relays that keep the twin's mailbox. */
   relays: string[]
+  /** Envelope versions the twin reads (docs/PROTOCOL.md, section 11a); `[1]` when the document does not say. */
+  envelopes: number[]
 }
 
 /** Largest record accepted from the network. */
@@ -41,7 +43,8 @@ const multiaddrText = z.string().min(1).max(1000).startsWith('/')
 const netSchema = z.object({
   peer: z.string().min(1).max(200).optional(),
   addrs: z.array(multiaddrText).max(32).optional(),
-  relays: z.array(multiaddrText).max(16).optional()
+  relays: z.array(multiaddrText).max(16).optional(),
+  envelopes: z.array(z.number().int().min(1).max(1000)).min(1).max(16).optional()
 })
 
 export function encodeRecord (events: SignedKeyEvent[], document: SignedDocument): Uint8Array {
@@ -52,7 +55,12 @@ export function encodeRecord (events: SignedKeyEvent[], document: SignedDocument
 export function netFields (doc: TwinDocument): NetFields {
   const parsed = netSchema.safeParse(doc)
   if (!parsed.success) throw new DecodeError('twin document', `bad network fields: ${parsed.error.issues[0]?.message}`)
-  return { ...(parsed.data.peer === undefined ? {} : { peer: parsed.data.peer }), addrs: parsed.data.addrs ?? [], relays: parsed.data.relays ?? [] }
+  return {
+    ...(parsed.data.peer === undefined ? {} : { peer: parsed.data.peer }),
+    addrs: parsed.data.addrs ?? [],
+    relays: parsed.data.relays ?? [],
+    envelopes: parsed.data.envelopes ?? [1]
+  }
 }
 
 /**

@@ -80,8 +80,10 @@ export class RelayClient {
   /**
    * Keeps a subscription open: `onEnvelopes` gets each pushed batch and returns the ids to
    * acknowledge (those stored or refused for good); the relay deletes acknowledged envelopes.
+   * `onState` learns when the subscription is up or down, and with it up, the envelope versions
+   * the relay keeps (`[1]` for a relay that does not say).
    */
-  subscribe (record: Uint8Array, onEnvelopes: (envelopes: Uint8Array[]) => Promise<Uint8Array[]>, onState?: (up: boolean) => void): void {
+  subscribe (record: Uint8Array, onEnvelopes: (envelopes: Uint8Array[]) => Promise<Uint8Array[]>, onState?: (up: boolean, relay?: { envelopes: number[] }) => void): void {
     if (this.subscription !== undefined) { this.updateRecord(record); return }
     const sub: { stop: boolean, frames?: FrameStream, record: Uint8Array, wake?: () => void } = { stop: false, record }
     this.subscription = sub
@@ -92,9 +94,10 @@ export class RelayClient {
           const frames = new FrameStream(await this.dial())
           sub.frames = frames
           await frames.write({ op: 'sub', rec: sub.record })
-          const first = await frames.read() as { ok?: boolean, err?: string } | undefined
+          const first = await frames.read() as { ok?: boolean, err?: string, envelopes?: unknown } | undefined
           if (first?.ok !== true) throw new Error(first?.err ?? 'subscription refused')
-          onState?.(true)
+          const envelopes = Array.isArray(first.envelopes) ? first.envelopes.filter((v): v is number => Number.isSafeInteger(v)) : [1]
+          onState?.(true, { envelopes })
           delay = 250
           while (true) {
             const f = await frames.read() as { env?: Uint8Array[] } | undefined

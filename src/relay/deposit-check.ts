@@ -2,8 +2,7 @@ import { normalizeTwinId } from '../identity/index.js'
 import { equalBytes } from '../wire/index.js'
 import { MAX_FRAME_BYTES } from '../net/frames.js'
 import { decodeRecord } from '../net/record.js'
-import { checkEnvelopeLifetime, decodeEnvelope, MAX_ENVELOPE_BYTES, verifyEnvelopeSignature, type Envelope } from '../messaging/envelope.js'
-import { EnvelopeRejected } from '../messaging/errors.js'
+import { checkEnvelopeLifetime, decodeEnvelope, EnvelopeRejected, MAX_ENVELOPE_BYTES, verifyEnvelopeSignature, type AnyEnvelope } from '../messaging/index.js'
 import { DepositRefused, PUT_REFUSALS, type PutRefusal } from './errors.js'
 import { pushFrameBytes } from './push-frame.js'
 import type { SenderRecords, VerifiedRecord } from './sender-records.js'
@@ -20,7 +19,7 @@ export class DepositCheck {
   constructor (private readonly store: RelayStore, private readonly senders: SenderRecords) {}
 
   check (bytes: Uint8Array, rec: Uint8Array | undefined, now = Date.now()): CheckResult {
-    let env: Envelope | undefined
+    let env: AnyEnvelope | undefined
     try {
       // An envelope must fit in a push frame on its own, or it could never reach its recipient.
       if (bytes.length > MAX_ENVELOPE_BYTES || pushFrameBytes([bytes.length]) > MAX_FRAME_BYTES) {
@@ -49,7 +48,7 @@ export class DepositCheck {
    * attached to the deposit if it is newer (a rotation the relay did not know of). An attached
    * record the relay holds already is not verified again.
    */
-  private senderRecord (env: Envelope, rec: Uint8Array | undefined): VerifiedRecord {
+  private senderRecord (env: AnyEnvelope, rec: Uint8Array | undefined): VerifiedRecord {
     let known = this.senders.get(env.from) ?? this.fromRegistry(env.from)
     if (rec !== undefined && (known === undefined || !equalBytes(rec, known.bytes))) {
       try {

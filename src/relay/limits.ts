@@ -1,6 +1,6 @@
 import { z } from 'zod'
 import { TwinError } from '../errors.js'
-import { MAX_ENVELOPE_BYTES } from '../messaging/envelope.js'
+import { MAX_ENVELOPE_BYTES } from '../messaging/index.js'
 
 /** At most `messages` envelopes and `bytes` bytes (envelope bytes, as deposited). */
 export interface Quota { messages: number, bytes: number }

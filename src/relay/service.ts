@@ -9,6 +9,7 @@ import type { Deposit, DepositResult, RelayStore, StoredEnvelope, WaitingEnvelop
 import { fillPushFrame, PUSH_MAX_ENVELOPES } from './push-frame.js'
 import { DepositCheck } from './deposit-check.js'
 import { SenderRecords } from './sender-records.js'
+import { ENVELOPE_VERSIONS } from '../messaging/index.js'
 
 /** The relay's mailbox protocol; see docs/PROTOCOL.md, "Mailbox". */
 export const MAILBOX_PROTOCOL = '/twin/mailbox/1.0.0'
@@ -117,7 +118,8 @@ export class MailboxService {
             const r = this.subscribe(req.rec, frames, connection)
             if ('err' in r) { reply(r); break }
             sub = r.sub
-            reply({ ok: true })
+            // The envelope versions this relay keeps: a twin advertises only versions its relays keep.
+            reply({ ok: true, envelopes: ENVELOPE_VERSIONS })
             await replies
             void this.pump(sub)
             break

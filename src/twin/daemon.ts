@@ -11,8 +11,7 @@ import { IdentityStore } from '../identity/store.js'
 import { createTwinNode, peerKeyFromSigningSeed, stopNode } from '../net/node.js'
 import { encodeRecord } from '../net/record.js'
 import { Resolver } from '../net/resolver.js'
-import { Messaging, type Timing } from '../messaging/service.js'
-import { MessageStore, type OutboxRow } from '../messaging/store.js'
+import { ENVELOPE_VERSIONS, Messaging, MessageStore, type OutboxRow, type Timing } from '../messaging/index.js'
 import { RelayClient } from '../relay/client.js'
 import { createApi, listenApi, loopbackHosts } from '../api/server.js'
 import { mountVaultApi } from '../api/vault-routes.js'
@@ -38,6 +37,11 @@ export interface StartOptions {
   apiPort?: number
   passphrase?: string
   timing?: Partial<Timing>
+  /**
+   * Envelope versions this twin reads and writes (default: every version this code knows);
+   * `[1]` makes it behave as a twin from before version 2, for interoperability tests.
+   */
+  envelopeVersions?: readonly number[]
 }
 
 const PUBLISH_EVERY_MS = 60 * 60_000
@@ -59,6 +63,8 @@ export class TwinDaemon extends NodeRole {
   private readonly relayClients = new Map<string, RelayClient>()
   private ownRelays: string[] = []
   private readonly relayUp = new Map<string, boolean>()
+  /** Envelope versions each of this twin's relays said it keeps. */
+  private readonly relayEnvelopes = new Map<string, number[]>()
   private publishTimer: NodeJS.Timeout | undefined
   private addressTimer: NodeJS.Timeout | undefined
   private stopped = false
@@ -91,7 +97,8 @@ export class TwinDaemon extends NodeRole {
       sequence: this.identity.state.sequence,
       signingKey: ed25519PrivateKey(this.secrets.signing),
       encryptionKey: x25519PrivateKey(this.secrets.encryption),
-      encryptionPublic: this.identity.state.keys.encryption
+      encryptionPublic: this.identity.state.keys.encryption,
+      envelopes: this.envelopeVersions()
     }, this.store, this.resolver, this.node, a => this.relayClient(a), this.options.timing)
     this.messaging.handle('twin.ping', () => ({ pong: true, time: new Date().toISOString() }))
     this.messaging.handle('twin.describe', () => this.describe())
@@ -116,8 +123,9 @@ export class TwinDaemon extends NodeRole {
     // Publish the record (new addresses) and subscribe to the relays' mailboxes.
     const record = this.publishRecord()
     for (const address of this.ownRelays) {
-      this.relayClient(address).subscribe(record, async envs => await this.messaging.receiveFromMailbox(envs), up => {
+      this.relayClient(address).subscribe(record, async envs => await this.messaging.receiveFromMailbox(envs), (up, relay) => {
         this.relayUp.set(address, up)
+        if (relay !== undefined) this.onRelayEnvelopes(address, relay.envelopes)
         if (up) this.messaging.wakeAll() // messages that waited for a relay can go now
       })
     }
@@ -197,6 +205,27 @@ export class TwinDaemon extends NodeRole {
     }, 200)
   }
 
+  private envelopeVersions (): readonly number[] {
+    return this.options.envelopeVersions ?? ENVELOPE_VERSIONS
+  }
+
+  /**
+   * The envelope versions to advertise: those this twin reads that every one of its relays keeps
+   * (a sender that used another would find its envelopes refused there when this twin is away).
+   * A relay not heard from since the start counts as keeping what the last document said.
+   */
+  private advertisedEnvelopes (previous: unknown): number[] {
+    const before = Array.isArray(previous) ? previous as number[] : [1]
+    return this.envelopeVersions().filter(v => v === 1 || this.ownRelays.every(a => (this.relayEnvelopes.get(a) ?? before).includes(v)))
+  }
+
+  /** A relay said which versions it keeps: if that changes what the document advertises, publish again. */
+  private onRelayEnvelopes (address: string, envelopes: number[]): void {
+    this.relayEnvelopes.set(address, envelopes)
+    const d = this.identity.document.d
+    if (JSON.stringify(this.advertisedEnvelopes(d.envelopes)) !== JSON.stringify(d.envelopes ?? [1])) this.onAddressChange()
+  }
+
   /** Addresses to publish: the announced (or listening) direct ones, plus relay circuits. */
   override addresses (): string[] {
     const peer = this.node.peerId.toString()
@@ -210,16 +239,17 @@ export class TwinDaemon extends NodeRole {
 
   /**
    * Signs a new document when what it publishes changed, stores it, and returns the record.
-   * It publishes only what others need to reach the twin (peer, addresses, relays); where its
-   * vault lives is in `vault`, sealed for the owner alone, and the plain `storage` list of
-   * earlier versions is dropped.
+   * It publishes only what others need to reach the twin (peer, addresses, relays, the envelope
+   * versions it reads); where its vault lives is in `vault`, sealed for the owner alone, and the
+   * plain `storage` list of earlier versions is dropped.
    */
   private publishRecord (): Uint8Array {
     const d = this.identity.document.d
     const vault = this.vault === undefined ? d.vault : this.vault.locatorField(d.vault)
-    const fields = { peer: this.node.peerId.toString(), addrs: this.addresses(), relays: this.ownRelays }
+    const fields = { peer: this.node.peerId.toString(), addrs: this.addresses(), relays: this.ownRelays, envelopes: this.advertisedEnvelopes(d.envelopes) }
     const same = d.peer === fields.peer && JSON.stringify(d.addrs) === JSON.stringify(fields.addrs) &&
-      JSON.stringify(d.relays) === JSON.stringify(fields.relays) && d.vault === vault && d.storage === undefined
+      JSON.stringify(d.relays) === JSON.stringify(fields.relays) && JSON.stringify(d.envelopes) === JSON.stringify(fields.envelopes) &&
+      d.vault === vault && d.storage === undefined
     if (!same) {
       const { storage: _plain, vault: _sealed, ...kept } = d
       const document = createDocument(this.identity.state, this.secrets.signing, { ...kept, ...fields, ...(vault === undefined ? {} : { vault }), name: this.identity.name }, d.seq)

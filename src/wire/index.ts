@@ -1,4 +1,5 @@
 export { encodeCbor, decodeCbor } from './cbor.js'
+export { byteStringHead, readByteStringHead } from './cbor-bytes.js'
 export {
   equalBytes, concatBytes, utf8, toHex, fromHex, toBase64url, fromBase64url,
   toBase58btc, fromBase58btc, toBase32, fromBase32, assertBytes

@@ -14,6 +14,30 @@ function raw (value: unknown): Uint8Array {
 }
 
 describe('frame streams', () => {
+  it('writes an envelope frame as the same canonical CBOR the generic codec writes, and reads it back', async () => {
+    for (const size of [0, 23, 24, 255, 256, 65_535, 65_536, 200_000]) {
+      const [a, b] = await streamPair()
+      const envelope = new Uint8Array(size).fill(size % 251)
+      const chunks: Uint8Array[] = []
+      b.addEventListener('message', (evt: { data: Uint8Array | { subarray: () => Uint8Array } }) => { chunks.push(evt.data instanceof Uint8Array ? evt.data : evt.data.subarray()) })
+      const reader = new FrameStream(b)
+      await new FrameStream(a).write({ e: envelope })
+      const got = await reader.read() as { e: Uint8Array }
+      expect(Object.keys(got)).toEqual(['e'])
+      expect(Buffer.from(got.e).equals(envelope)).toBe(true)
+      const generic = encodeCbor({ e: envelope })
+      expect(Buffer.concat(chunks).equals(Buffer.concat([encodeLength(generic.length), generic]))).toBe(true)
+    }
+  })
+
+  it('refuses an envelope frame whose length is not in shortest form, as any frame not in canonical form', async () => {
+    const [a, b] = await streamPair()
+    const reader = new FrameStream(b)
+    const body = Uint8Array.of(0xa1, 0x61, 0x65, 0x58, 0x03, 1, 2, 3) // 3 bytes announced in a two-byte head
+    a.send(Uint8Array.from([...encodeLength(body.length), ...body]))
+    await expect(reader.read()).rejects.toThrow(/frame is not valid/)
+  })
+
   it('carries values both ways, in order, and reads undefined once the other side closed', async () => {
     const [a, b] = await streamPair()
     const left = new FrameStream(a)

@@ -12,7 +12,7 @@ import { open, seal } from '../../src/messaging/seal.js'
 import { Batcher } from '../../src/net/batcher.js'
 import { compareRecords, decodeRecord, encodeRecord, recordKey, selectRecord, validateRecordForKey } from '../../src/net/record.js'
 import { MessageStore } from '../../src/messaging/store.js'
-import { Messaging } from '../../src/messaging/service.js'
+import { Messaging } from '../../src/messaging/index.js'
 import type { Resolver } from '../../src/net/resolver.js'
 import type { TwinLibp2p } from '../../src/net/node.js'
 import { openDb } from '../../src/db/index.js'
@@ -139,6 +139,19 @@ describe('stores', () => {
     expect(store.storeInbound([m, m])).toHaveLength(1)
     expect(store.storeInbound([m])).toHaveLength(0)
     expect(store.listInbox()).toHaveLength(1)
+    db.close()
+  })
+
+  it('makes a recipient that connects get its queued messages now, and those its relay keeps only after a grace period', () => {
+    const db = openDb(join(dir, 'wake.db'), { create: true })
+    const store = new MessageStore(db)
+    const q = () => store.queue({ id: crypto.getRandomValues(new Uint8Array(16)), to: 'x', kind: 'event', verb: 'chat.message', payload: null, makeEnvelope: () => ({ bytes: new Uint8Array(1), created: 1, expires: Date.now() + 3600_000 }) })
+    const [queued, relayed] = [q(), q()]
+    const now = Date.now()
+    store.recordAttempts([{ id: queued.id, nextAttempt: now + 60_000, status: 'queued', error: null }, { id: relayed.id, nextAttempt: now + 600_000, status: 'relayed', error: null }], now)
+    expect(store.wake('x', now, now + 15_000)).toBe(2)
+    expect(store.due(now).map(r => r.status)).toEqual(['queued'])
+    expect(store.due(now + 15_000).map(r => r.status).sort()).toEqual(['queued', 'relayed'])
     db.close()
   })
 

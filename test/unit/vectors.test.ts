@@ -1,3 +1,4 @@
+import { createDecipheriv, hkdfSync } from 'node:crypto'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
 import { validateMnemonic } from '@scure/bip39'
@@ -7,9 +8,11 @@ import {
   encodeKeyEvent, formatSignature, phraseToSeed, publicKeysOf, restoreIdentity, rotateIdentity, createIdentity,
   signContent, verifyKel, x25519DidKey, parseKelFile, formatKelFile, parseSignature, verifyContentSignature
 } from '../../src/identity/index.js'
-import { fromHex, sha256, toHex } from '../../src/wire/index.js'
-import { x25519PrivateKey } from '../../src/identity/index.js'
+import { concatBytes, decodeCbor, encodeCbor, fromHex, sha256, toHex, utf8 } from '../../src/wire/index.js'
+import { x25519, x25519PrivateKey } from '../../src/identity/index.js'
 import { createEnvelope, decodeEnvelope, openEnvelope, verifyEnvelopeSignature } from '../../src/messaging/envelope.js'
+import { createEnvelopeV2 } from '../../src/messaging/envelope-v2.js'
+import { startSession } from '../../src/messaging/session.js'
 
 const vectors = (name: string): any => JSON.parse(readFileSync(new URL(`../vectors/${name}`, import.meta.url), 'utf8'))
 
@@ -130,5 +133,71 @@ describe('Twin envelope vector', () => {
     verifyEnvelopeSignature(env, alice.state.keys.signing)
     expect(openEnvelope(env, x25519PrivateKey(bob.current.encryption), bob.state.keys.encryption)).toEqual(v.body)
     expect(() => openEnvelope(env, x25519PrivateKey(alice.current.encryption), alice.state.keys.encryption)).toThrow()
+  })
+})
+
+// Version 2 (docs/PROTOCOL.md, section 11a): with the ephemeral secret, the id and the
+// time fixed, every byte is determined (X25519, HKDF, ChaCha20-Poly1305 and Ed25519 are all
+// deterministic), so this vector is rebuilt and compared byte for byte, and the key schedule is
+// computed here again from the document's description, independently of src/messaging/session.ts.
+describe('Twin envelope v2 vector', () => {
+  const BOB = 'zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo zoo vote'
+  const EPHEMERAL = '77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a' // RFC 7748, section 6.1, Alice's secret
+  const path = new URL('../vectors/twin-envelope-v2.json', import.meta.url)
+
+  function build (): object {
+    const alice = createIdentity(PHRASE)
+    const bob = createIdentity(BOB)
+    const session = startSession({ id: alice.state.id, sequence: 0, signingKey: alice.current.signing }, bob.state.id, 0, bob.state.keys.encryption, NOW, fromHex(EPHEMERAL))
+    const common = { from: alice.state.id, fromKeySeq: 0, to: bob.state.id, toKeySeq: 0, now: NOW, ttlMs: 3600_000, session }
+    const event = createEnvelopeV2({ ...common, kind: 'event', seq: 1, id: new Uint8Array(16).fill(1), n: 0, body: { verb: 'chat.message', payload: { text: 'hello bob' } }, signingKey: alice.current.signing })
+    const request = createEnvelopeV2({ ...common, kind: 'request', id: new Uint8Array(16).fill(2), n: 1, body: { verb: 'twin.ping', payload: null } })
+    return {
+      description: 'Two version 2 envelopes of one session from the twin of phrase "abandon x23 art" to the twin of phrase "zoo x23 vote": a signed event (n = 0) and an unsigned request (n = 1); see docs/PROTOCOL.md section 11',
+      senderPhrase: PHRASE,
+      recipientPhrase: BOB,
+      ephemeralSecret: EPHEMERAL,
+      ephemeralPublic: toHex(session.init.e),
+      sessionSignature: toHex(session.es),
+      envelopes: [
+        { envelope: toHex(event.bytes), body: { verb: 'chat.message', payload: { text: 'hello bob' } } },
+        { envelope: toHex(request.bytes), body: { verb: 'twin.ping', payload: null } }
+      ]
+    }
+  }
+
+  // Deterministic, so regenerating it alone (UPDATE_VECTORS=v2) leaves the randomized version 1 vector as it is.
+  if (process.env.UPDATE_VECTORS === '1' || process.env.UPDATE_VECTORS === 'v2') writeFileSync(path, JSON.stringify(build(), null, 2) + '\n')
+  const v = JSON.parse(readFileSync(path, 'utf8'))
+
+  it('is rebuilt byte for byte from the phrases, the ephemeral secret, the ids and the time', () => {
+    expect(build()).toEqual(v)
+  })
+
+  it('opens with the recipient\'s key after the key schedule the protocol describes, and verifies for a relay', () => {
+    const alice = createIdentity(v.senderPhrase)
+    const bob = createIdentity(v.recipientPhrase)
+    const [event, request] = v.envelopes.map((e: { envelope: string }) => decodeEnvelope(fromHex(e.envelope)))
+    expect(event).toMatchObject({ v: 2, from: alice.state.id, to: bob.state.id, fk: 0, tk: 0, kind: 'event', seq: 1, n: 0, created: NOW, expires: NOW + 3600_000 })
+    expect(request).toMatchObject({ v: 2, kind: 'request', n: 1, sig: null })
+    // The session key, computed from the text of docs/PROTOCOL.md.
+    const init = encodeCbor({ from: alice.state.id, fk: 0, to: bob.state.id, tk: 0, e: event.e })
+    expect(ed25519Verify(alice.state.keys.signing, concatBytes(utf8('twin/session/v2'), Uint8Array.of(0), init), event.es)).toBe(true)
+    const shared = x25519(x25519PrivateKey(bob.current.encryption), event.e)
+    const okm = Buffer.from(hkdfSync('sha256', shared, concatBytes(event.e, bob.state.keys.encryption), concatBytes(utf8('twin/session/v2'), init), 44))
+    for (const [i, env] of [event, request].entries()) {
+      const nonce = Buffer.from(okm.subarray(32, 44))
+      nonce.writeUInt32BE((nonce.readUInt32BE(8) ^ env.n) >>> 0, 8)
+      const d = createDecipheriv('chacha20-poly1305', okm.subarray(0, 32), nonce, { authTagLength: 16 })
+      d.setAAD(env.header, { plaintextLength: env.body.length - 16 })
+      d.setAuthTag(env.body.subarray(env.body.length - 16))
+      const plain = Buffer.concat([d.update(env.body.subarray(0, env.body.length - 16)), d.final()])
+      expect(decodeCbor(new Uint8Array(plain), 'body')).toEqual(v.envelopes[i].body)
+    }
+    // The same through the library, and the relay's check of the signed one.
+    expect(openEnvelope(event, x25519PrivateKey(bob.current.encryption), bob.state.keys.encryption, alice.state.keys.signing)).toEqual(v.envelopes[0].body)
+    verifyEnvelopeSignature(event, alice.state.keys.signing)
+    expect(() => { verifyEnvelopeSignature(request, alice.state.keys.signing) }).toThrow(/not signed/)
+    expect(() => openEnvelope(event, x25519PrivateKey(alice.current.encryption), alice.state.keys.encryption, alice.state.keys.signing)).toThrow()
   })
 })

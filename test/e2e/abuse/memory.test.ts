@@ -7,7 +7,7 @@ import { tempDir, twinJson } from '../helpers.js'
 import { Procs, waitFor, type Proc } from '../processes.js'
 import { createClientNode, stopNode, type TwinLibp2p } from '../../../src/net/node.js'
 import { encodeLength } from '../../../src/net/frames.js'
-import { MESSAGE_PROTOCOL } from '../../../src/messaging/service.js'
+import { MESSAGE_PROTOCOL } from '../../../src/messaging/index.js'
 import { STORAGE_PROTOCOL } from '../../../src/storage/service.js'
 
 // Floods of connections, streams and half-sent frames against real processes, each from
