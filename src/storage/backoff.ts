@@ -12,8 +12,8 @@ export interface BackoffOptions {
  * Remembers that a storage node is down, for a short while that grows with each failed attempt
  * and ends with the first success. Reads and puts ask `down` and go to other nodes meanwhile,
  * so a node that is off costs one failed dial, not one per chunk (a dial to an unreachable
- * address waits up to 10 s). Nothing here stops a call: `verify` and `repair`, which the user
- * runs, try the node again at once.
+ * address waits up to 10 s). Nothing is refused here: verify and repair, which the user runs,
+ * try the node again at once, and their success ends the wait.
  */
 export class DownBackoff {
   private failures = 0

@@ -37,7 +37,9 @@ export type Placement =
  */
 export async function placeShards (req: PlaceRequest): Promise<Placement> {
   const { shards, addrs, peers, slot } = req
-  const order = peers.map((_, i) => peers[(i + slot) % peers.length] as ShardBackend)
+  const rotated = peers.map((_, i) => peers[(i + slot) % peers.length] as ShardBackend)
+  // Peers that just failed go last: they are tried only when the others are not enough.
+  const order = [...rotated.filter(p => p.down !== true), ...rotated.filter(p => p.down === true)]
   const target: ShardBackend[] = shards.map((_, idx) => order[idx] as ShardBackend)
   const spare = order.slice(shards.length)
   const upload = (idx: number): Upload => ({ addr: addrs[idx] as Uint8Array, peer: (target[idx] as ShardBackend).id })
