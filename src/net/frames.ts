@@ -18,6 +18,18 @@ export interface FrameStreamOptions {
   /** The connection's id, so that the budget can cap what one connection holds. */
   connection?: string
   frameIdleMs?: number
+  /** How values become frame bytes and back; canonical DAG-CBOR through the generic codec by default. */
+  codec?: FrameCodec
+}
+
+/**
+ * A protocol's own way to write and read its frames. `encode` gives the frame's bytes in
+ * pieces (sent as they are, so a large byte string need not be copied into one buffer);
+ * `decode` must refuse what the generic codec would refuse.
+ */
+export interface FrameCodec {
+  encode: (value: unknown) => Uint8Array[]
+  decode: (frame: Uint8Array) => unknown
 }
 
 /** A frame that announced more bytes than the stream accepts; the stream is aborted. */
@@ -56,6 +68,7 @@ export class FrameStream {
   private wake: (() => void) | undefined
   private writing: Promise<void> = Promise.resolve()
   private queued = 0
+  private readonly codec: FrameCodec | undefined
 
   constructor (readonly stream: Stream, options: number | FrameStreamOptions = {}) {
     const o = typeof options === 'number' ? { maxFrameBytes: options } : options
@@ -63,6 +76,7 @@ export class FrameStream {
     this.budget = o.budget ?? SHARED_READ_BUDGET
     this.key = o.connection ?? `stream:${stream.id}:${Math.random()}`
     this.frameIdleMs = o.frameIdleMs ?? FRAME_IDLE_MS
+    this.codec = o.codec
     stream.addEventListener('message', this.onMessage)
     stream.addEventListener('remoteCloseWrite', this.onEnd)
     stream.addEventListener('close', this.onClose)
@@ -70,7 +84,7 @@ export class FrameStream {
 
   /** Writes one frame; writes are queued so frames never interleave, and each waits for the muxer to drain. */
   async write (value: unknown): Promise<void> {
-    const frame = encodeFrame(value)
+    const frame = this.codec === undefined ? encodeFrame(value) : codecFrame(this.codec.encode(value))
     this.queued++
     const next = this.writing.then(async () => {
       if (!this.stream.send(frame)) await this.stream.onDrain()
@@ -94,7 +108,7 @@ export class FrameStream {
     while (true) {
       if (this.failure !== undefined) throw this.failure
       const frame = this.takeFrame()
-      if (frame !== undefined) return decodeFrame(frame)
+      if (frame !== undefined) return this.codec === undefined ? decodeFrame(frame) : this.codec.decode(frame)
       // The end counts once nothing is left in the stream's own buffer (held there while paused).
       if (this.ended && this.stream.readBufferLength === 0) {
         if (this.buffer.byteLength === 0) return undefined
@@ -232,6 +246,13 @@ export class FrameStream {
 // re-encoding that checks canonical form on read). The bytes are the same canonical CBOR: a map
 // of one entry (a1), the key "e" (61 65), a byte string head in shortest form, the envelope.
 const ENVELOPE_FRAME = Uint8Array.of(0xa1, 0x61, 0x65)
+
+/** A frame from a codec's pieces: the length prefix, then the pieces as they are. */
+function codecFrame (pieces: Uint8Array[]): Uint8ArrayList {
+  let n = 0
+  for (const p of pieces) n += p.length
+  return new Uint8ArrayList(encodeLength(n), ...pieces)
+}
 
 /** A value's frame: length prefix and CBOR, the envelope of an envelope frame not copied. */
 function encodeFrame (value: unknown): Uint8ArrayList {

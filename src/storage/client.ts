@@ -3,13 +3,18 @@ import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { FrameStream } from '../net/frames.js'
 import { RequestStream } from '../net/request-stream.js'
+import { DownBackoff } from './backoff.js'
+import { storageCodec } from './frame-codec.js'
+import { Lanes } from './lanes.js'
 import type { TwinLibp2p } from '../net/node.js'
-import { BackendError, type AuditProof, type ShardBackend } from '../vault/backend.js'
+import { BackendError, type AuditProof, type ShardBackend } from '../vault/index.js'
 import { MAX_STORAGE_FRAME, STORAGE_PROTOCOL } from './service.js'
 
 /** Long enough for a stale direct address to fail and a circuit through a relay to open. */
 const DIAL_TIMEOUT_MS = 10_000
 const REPLY_TIMEOUT_MS = 60_000
+/** Streams per storage node: enough to keep its disk and the connection busy while one request is being written. */
+const LANES = 4
 const P2P_CODE = 421
 
 type Reply = Record<string, unknown> & { err?: string, msg?: string }
@@ -31,9 +36,11 @@ export interface StorageNodeTarget {
 }
 
 /**
- * A storage node seen from its owner twin: a ShardBackend over one long-lived stream, opened
- * with the twin's record (`hello`) and reopened after a failure. Requests are pipelined; the
- * node answers them in order.
+ * A storage node seen from its owner twin: a ShardBackend over a few long-lived streams
+ * (lanes), each opened with the twin's record (`hello`) and reopened after a failure. Requests
+ * are pipelined on each stream; the node answers a stream's requests in order. A node whose
+ * last attempt failed says it is `down` for a while (DownBackoff): the vault's reads and puts
+ * go to other nodes meanwhile instead of waiting for a dial per chunk.
  *
  * The node is found by its peer id, the way twins find each other: each time a stream opens,
  * every address known for it (direct ones first), circuits through the relays it uses (they
@@ -45,18 +52,19 @@ export interface StorageNodeTarget {
 export class StorageNodeBackend implements ShardBackend {
   readonly id: string
   readonly peerId: PeerId
-  private readonly requests: RequestStream
+  private readonly lanes: Lanes
+  private readonly backoff = new DownBackoff()
   private invite: Uint8Array | undefined
 
   constructor (private readonly node: TwinLibp2p, private readonly target: StorageNodeTarget, private readonly record: () => Uint8Array) {
     this.peerId = peerIdFromString(target.peer)
     this.id = this.peerId.toString()
     this.invite = target.invite
-    this.requests = new RequestStream(
+    this.lanes = new Lanes(() => new RequestStream(
       async () => await this.open(),
       message => new BackendError('unreachable', `storage node ${this.id} is unreachable: ${message}`),
       REPLY_TIMEOUT_MS
-    )
+    ), LANES)
   }
 
   /** Every address to try, for the peer store: the node's own, then circuits through the twin's relays. */
@@ -81,7 +89,7 @@ export class StorageNodeBackend implements ShardBackend {
       await this.node.peerStore.merge(this.peerId, { multiaddrs: this.candidates().map(a => multiaddr(a)) })
       const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS)
       const connection = await this.node.dial(this.peerId, { signal })
-      frames = new FrameStream(await connection.newStream(STORAGE_PROTOCOL, { signal }), MAX_STORAGE_FRAME)
+      frames = new FrameStream(await connection.newStream(STORAGE_PROTOCOL, { signal }), { maxFrameBytes: MAX_STORAGE_FRAME, codec: storageCodec })
       this.target.onConnected?.(connection.remoteAddr.toString())
       await frames.write({ op: 'hello', rec: this.record(), ...(this.invite === undefined ? {} : { inv: this.invite }) })
     } catch (err) {
@@ -115,8 +123,21 @@ export class StorageNodeBackend implements ShardBackend {
     }
   }
 
+  /** True for a while after an attempt failed (see ShardBackend.down). */
+  get down (): boolean {
+    return this.backoff.down
+  }
+
+  /** One request on the least busy lane; its outcome tells the backoff whether the node is up. */
   private async request (frame: unknown): Promise<Reply> {
-    return await this.requests.request(frame) as Reply
+    try {
+      const reply = await this.lanes.request(frame) as Reply
+      this.backoff.succeeded()
+      return reply
+    } catch (err) {
+      if (err instanceof BackendError && err.reason === 'unreachable') this.backoff.failed()
+      throw err
+    }
   }
 
   private check (r: Reply): Reply {
@@ -167,6 +188,6 @@ export class StorageNodeBackend implements ShardBackend {
   }
 
   close (): void {
-    this.requests.close()
+    this.lanes.close()
   }
 }

@@ -3,11 +3,11 @@ import type { Connection, Stream } from '@libp2p/interface'
 import { z } from 'zod'
 import { bytesSchema, decodeCbor, encodeCbor } from '../wire/index.js'
 import { FrameStream } from '../net/frames.js'
+import { storageCodec } from './frame-codec.js'
 import { decodeRecord } from '../net/record.js'
 import type { TwinLibp2p } from '../net/node.js'
 import { verifyWithContext } from '../identity/index.js'
-import { FolderShardStore, type ShardAccount } from '../vault/local-store.js'
-import { BackendError } from '../vault/backend.js'
+import { BackendError, FolderShardStore, type ShardAccount } from '../vault/index.js'
 import type { AdmissionStore } from './admission.js'
 
 /** The storage node protocol; see docs/PROTOCOL.md, "Storage nodes". */
@@ -94,7 +94,7 @@ export class StorageService {
 
   private async serve (stream: Stream, connection: Connection): Promise<void> {
     // Small frames until the peer is known: a stranger cannot make the node buffer shards.
-    const frames = new FrameStream(stream, { maxFrameBytes: MAX_HELLO_FRAME, connection: connection.id })
+    const frames = new FrameStream(stream, { maxFrameBytes: MAX_HELLO_FRAME, connection: connection.id, codec: storageCodec })
     let owner: Owner | undefined
     try {
       while (true) {

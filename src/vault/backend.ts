@@ -11,6 +11,12 @@ export interface AuditProof { leaf: Uint8Array, proof: Uint8Array[] }
 export interface ShardBackend {
   /** Stable id: a storage node's peer id, or `local:<n>`. */
   readonly id: string
+  /**
+   * True while the backend's last attempt failed and it is left alone for a while: reads and
+   * puts, which have other peers to go to, skip it; checks and repairs, which the user runs,
+   * try it anyway. Absent means never down (a local folder).
+   */
+  readonly down?: boolean
   /** Stores a shard; resolves once it is durably stored. Throws BackendError (`over-quota`, `rejected`, `unreachable`). */
   put: (addr: Uint8Array, data: Uint8Array) => Promise<void>
   /** The shard's bytes as the backend holds them (the caller checks them), or undefined. */

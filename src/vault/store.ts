@@ -1,3 +1,4 @@
+import type { Statement } from 'better-sqlite3'
 import type { Db } from '../db/index.js'
 import { decodeCbor, encodeCbor } from '../wire/index.js'
 
@@ -27,9 +28,47 @@ function fileRow (r: RawFile): FileVersion {
 
 const b = (x: Uint8Array): Uint8Array => new Uint8Array(x)
 
-/** The vault's tables: file versions (manifests), chunks, shard placements, storage peers. */
+/** A change of a shard's recorded state, found by a read, a check or a repair. */
+export interface ShardUpdate { chunk: Uint8Array, idx: number, status: ShardStatus, peer?: string }
+
+/**
+ * The vault's tables: file versions (manifests), chunks, shard placements, storage peers.
+ *
+ * Commits of file versions are durable (the database's synchronous = FULL: an fsync per
+ * commit). Bookkeeping is not: pending uploads, shard statuses, moved shards and check counts
+ * are committed with synchronous = NORMAL, which a killed process keeps (the OS holds the
+ * write) and a power loss may roll back. Losing them loses no data: an orphan shard that is no
+ * longer marked pending costs space on its peer, a lost status is found again by the next
+ * audit or verify, a lost move makes the next repair store the shard again. An fsync per
+ * shard would cost a put about 4 ms per shard on this project's machine (PERFORMANCE.md), and
+ * the next durable commit syncs the bookkeeping written before it anyway.
+ */
 export class VaultStore {
+  private readonly statements = new Map<string, Statement>()
+
   constructor (readonly db: Db) {}
+
+  /** A prepared statement, prepared once: preparing costs more than running most of these. */
+  private sql (text: string): Statement {
+    let st = this.statements.get(text)
+    if (st === undefined) {
+      st = this.db.prepare(text)
+      this.statements.set(text, st)
+    }
+    return st
+  }
+
+  /** Runs `fn` in one transaction committed without an fsync (see the class comment for why that is safe here). */
+  private relaxed<T> (fn: () => T): T {
+    const before = this.db.pragma('synchronous', { simple: true }) as number
+    if (before <= 1) return this.db.transaction(fn).immediate()
+    this.db.pragma('synchronous = NORMAL')
+    try {
+      return this.db.transaction(fn).immediate()
+    } finally {
+      this.db.pragma(`synchronous = ${before}`)
+    }
+  }
 
   latest (path: string): FileVersion | undefined {
     const r = this.db.prepare('SELECT * FROM vault_files WHERE path = ? ORDER BY version DESC LIMIT 1').get(path) as RawFile | undefined
@@ -60,7 +99,7 @@ export class VaultStore {
   }
 
   chunk (id: Uint8Array): ChunkRow | undefined {
-    const r = this.db.prepare('SELECT * FROM vault_chunks WHERE id = ?').get(id) as { id: Uint8Array, size: number, enc_size: number, k: number, m: number, shard_size: number } | undefined
+    const r = this.sql('SELECT * FROM vault_chunks WHERE id = ?').get(id) as { id: Uint8Array, size: number, enc_size: number, k: number, m: number, shard_size: number } | undefined
     return r === undefined ? undefined : { id: b(r.id), size: r.size, encSize: r.enc_size, k: r.k, m: r.m, shardSize: r.shard_size }
   }
 
@@ -70,7 +109,7 @@ export class VaultStore {
   }
 
   shards (chunk: Uint8Array): ShardRow[] {
-    return (this.db.prepare('SELECT * FROM vault_shards WHERE chunk = ? ORDER BY idx').all(chunk) as Array<{ chunk: Uint8Array, idx: number, addr: Uint8Array, peer: string, status: ShardStatus }>)
+    return (this.sql('SELECT * FROM vault_shards WHERE chunk = ? ORDER BY idx').all(chunk) as Array<{ chunk: Uint8Array, idx: number, addr: Uint8Array, peer: string, status: ShardStatus }>)
       .map(r => ({ chunk: b(r.chunk), idx: r.idx, addr: b(r.addr), peer: r.peer, status: r.status }))
   }
 
@@ -80,18 +119,34 @@ export class VaultStore {
   }
 
   setShardStatus (chunk: Uint8Array, idx: number, status: ShardStatus, now = Date.now()): void {
-    this.db.prepare('UPDATE vault_shards SET status = ?, checked = ? WHERE chunk = ? AND idx = ?').run(status, now, chunk, idx)
+    this.updateShards([{ chunk, idx, status }], now)
+  }
+
+  /**
+   * Records shard states in one transaction: a status found by a read or a check, or, with
+   * `peer`, where a rebuilt shard now lives (called only after that peer confirmed it).
+   */
+  updateShards (updates: ShardUpdate[], now = Date.now()): void {
+    if (updates.length === 0) return
+    const status = this.sql('UPDATE vault_shards SET status = ?, checked = ? WHERE chunk = ? AND idx = ?')
+    const moved = this.sql('UPDATE vault_shards SET peer = ?, status = ?, checked = ? WHERE chunk = ? AND idx = ?')
+    this.relaxed(() => {
+      for (const u of updates) {
+        if (u.peer === undefined) status.run(u.status, now, u.chunk, u.idx)
+        else moved.run(u.peer, u.status, now, u.chunk, u.idx)
+      }
+    })
   }
 
   /** Records where a rebuilt shard now lives; called only after the backend confirmed it. */
   moveShard (chunk: Uint8Array, idx: number, peer: string, now = Date.now()): void {
-    this.db.prepare('UPDATE vault_shards SET peer = ?, status = \'ok\', checked = ? WHERE chunk = ? AND idx = ?').run(peer, now, chunk, idx)
+    this.updateShards([{ chunk, idx, status: 'ok', peer }], now)
   }
 
   /** Marks shards uploaded for a put that is not committed yet; if the put never commits they are orphans. */
   addPending (items: Array<{ addr: Uint8Array, peer: string }>, now = Date.now()): void {
-    const st = this.db.prepare('INSERT OR IGNORE INTO vault_pending (addr, peer, started) VALUES (?, ?, ?)')
-    this.db.transaction(() => { for (const i of items) st.run(i.addr, i.peer, now) }).immediate()
+    const st = this.sql('INSERT OR IGNORE INTO vault_pending (addr, peer, started) VALUES (?, ?, ?)')
+    this.relaxed(() => { for (const i of items) st.run(i.addr, i.peer, now) })
   }
 
   pending (): Array<{ addr: Uint8Array, peer: string }> {
@@ -99,13 +154,14 @@ export class VaultStore {
   }
 
   clearPending (items: Array<{ addr: Uint8Array, peer: string }>): void {
-    const st = this.db.prepare('DELETE FROM vault_pending WHERE addr = ? AND peer = ?')
-    this.db.transaction(() => { for (const i of items) st.run(i.addr, i.peer) }).immediate()
+    if (items.length === 0) return
+    const st = this.sql('DELETE FROM vault_pending WHERE addr = ? AND peer = ?')
+    this.relaxed(() => { for (const i of items) st.run(i.addr, i.peer) })
   }
 
   /** Is this shard address referenced by a committed chunk (on that peer)? */
   referenced (addr: Uint8Array, peer: string): boolean {
-    return this.db.prepare('SELECT 1 FROM vault_shards WHERE addr = ? AND peer = ?').get(addr, peer) !== undefined
+    return this.sql('SELECT 1 FROM vault_shards WHERE addr = ? AND peer = ?').get(addr, peer) !== undefined
   }
 
   /**
@@ -141,7 +197,7 @@ export class VaultStore {
   }
 
   peers (includeRemoved = false): PeerRow[] {
-    const rows = this.db.prepare(`SELECT * FROM vault_peers ${includeRemoved ? '' : 'WHERE removed IS NULL'} ORDER BY added, id`).all() as Array<{ id: string, address: string, kind: 'local' | 'node', added: number, removed: number | null, checks: number, failures: number, last_seen: number | null }>
+    const rows = this.sql(`SELECT * FROM vault_peers ${includeRemoved ? '' : 'WHERE removed IS NULL'} ORDER BY added, id`).all() as Array<{ id: string, address: string, kind: 'local' | 'node', added: number, removed: number | null, checks: number, failures: number, last_seen: number | null }>
     return rows.map(r => ({ id: r.id, address: r.address, kind: r.kind, added: r.added, removed: r.removed, checks: r.checks, failures: r.failures, lastSeen: r.last_seen }))
   }
 
@@ -171,12 +227,12 @@ export class VaultStore {
 
   /** Counts a check of a peer for the availability estimate. */
   recordCheck (id: string, ok: boolean, now = Date.now()): void {
-    this.db.prepare(`UPDATE vault_peers SET checks = checks + 1, failures = failures + ?, last_seen = CASE WHEN ? THEN ? ELSE last_seen END WHERE id = ?`)
-      .run(ok ? 0 : 1, ok ? 1 : 0, now, id)
+    const st = this.sql('UPDATE vault_peers SET checks = checks + 1, failures = failures + ?, last_seen = CASE WHEN ? THEN ? ELSE last_seen END WHERE id = ?')
+    this.relaxed(() => st.run(ok ? 0 : 1, ok ? 1 : 0, now, id))
   }
 
   setting (key: string): string | undefined {
-    return (this.db.prepare('SELECT value FROM vault_settings WHERE key = ?').get(key) as { value: string } | undefined)?.value
+    return (this.sql('SELECT value FROM vault_settings WHERE key = ?').get(key) as { value: string } | undefined)?.value
   }
 
   setSetting (key: string, value: string): void {

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { randomBytes } from 'node:crypto'
+import { createHash, randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
 import { chunkStream, DEFAULT_CHUNKING } from '../../src/vault/chunker.js'
@@ -50,6 +50,38 @@ describe('content-defined chunking', () => {
     const after = ids(await chunks(new Uint8Array(edited)))
     const shared = [...after].filter(x => before.has(x)).length
     expect(shared).toBeGreaterThanOrEqual(before.size - 2)
+  })
+
+  it('cuts exactly where the format says (PROTOCOL.md §13): the same cuts as a plain reading of the rule', async () => {
+    // The rule as written, with unsigned arithmetic and nothing tuned: the chunker must agree byte for byte.
+    const gear = Array.from({ length: 256 }, (_, i) => createHash('sha256').update(`twin/v1/gear${i}`).digest().readUInt32BE(0))
+    const reference = (data: Uint8Array, o: typeof DEFAULT_CHUNKING): number[] => {
+      const bits = Math.round(Math.log2(o.avgSize))
+      const cuts: number[] = []
+      let start = 0
+      while (start < data.length) {
+        let h = 0
+        let len = Math.min(o.maxSize, data.length - start)
+        if (data.length - start > o.minSize) {
+          for (let i = o.minSize; i < len; i++) {
+            h = ((h << 1) + gear[data[start + i]!]!) >>> 0
+            if ((h >>> (32 - (i < o.avgSize ? bits + 2 : bits - 2))) === 0) { len = i + 1; break }
+          }
+        }
+        cuts.push(len)
+        start += len
+      }
+      return cuts
+    }
+    const small = { minSize: 2048, avgSize: 8192, maxSize: 32768 }
+    const big = new Uint8Array(randomBytes(12 * 1024 * 1024 + 5))
+    expect((await chunks(big)).map(c => c.length)).toEqual(reference(big, DEFAULT_CHUNKING))
+    // Many boundaries quickly: small parameters, and low-entropy data that reaches the maximum.
+    for (const data of [new Uint8Array(randomBytes(600_000)), new Uint8Array(300_000).fill(7)]) {
+      const got: number[] = []
+      for await (const c of chunkStream(pieces(data, 4096), small)) got.push(c.length)
+      expect(got).toEqual(reference(data, small))
+    }
   })
 
   it('gives one empty-free stream for an empty input', async () => {
