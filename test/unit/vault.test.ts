@@ -88,6 +88,36 @@ describe('vault', () => {
     expect(vault.health()).toMatchObject({ healthy: 1, degraded: 0 })
   })
 
+  it('reads through a node that returns altered shards: parity replaces them, and they are marked corrupt', async () => {
+    const { vault, backends, store } = makeVault('liar-read')
+    const data = new Uint8Array(randomBytes(3 * 1024 * 1024))
+    await vault.put('/f', once(data))
+    expect((await readAll(vault, '/f')).equals(Buffer.from(data))).toBe(true)
+    expect(vault.reads.decoded).toBe(0) // every data shard good: no chunk needed parity
+    const honest = backends.get('local:0') as FolderShardStore
+    backends.set('local:0', {
+      ...honest,
+      id: 'local:0',
+      get: async (addr: Uint8Array) => {
+        const d = await honest.get(addr)
+        if (d === undefined) return d
+        const bad = new Uint8Array(d)
+        bad[bad.length >> 1] = bad[bad.length >> 1]! ^ 0x40
+        return bad
+      }
+    } as unknown as ShardBackend)
+    const before = vault.reads.chunks
+    expect((await readAll(vault, '/f')).equals(Buffer.from(data))).toBe(true)
+    const onLiar = store.allShards().filter(s => s.peer === 'local:0')
+    const dataOnLiar = onLiar.filter(s => s.idx < (store.chunk(s.chunk)?.k ?? 0)).length
+    expect(dataOnLiar).toBeGreaterThan(0)
+    expect(vault.reads.decoded).toBe(dataOnLiar) // each chunk with a data shard there was decoded from parity
+    expect(vault.reads.chunks - before).toBe(new Set(store.allShards().map(s => Buffer.from(s.chunk).toString('hex'))).size)
+    // Every shard on the liar that a read looked at is now marked corrupt; none elsewhere.
+    expect(store.allShards().filter(s => s.status === 'corrupt').every(s => s.peer === 'local:0')).toBe(true)
+    expect(store.allShards().filter(s => s.status === 'corrupt').length).toBe(dataOnLiar)
+  })
+
   it('audits shards by leaf and proof, and catches a node that lies', async () => {
     const { vault, backends } = makeVault('audit')
     await vault.put('/f', once(new Uint8Array(randomBytes(1024 * 1024))))
