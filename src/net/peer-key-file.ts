@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { z } from 'zod'
 import { TwinError } from '../errors.js'
 import { fromBase64url, toBase64url } from '../wire/index.js'
-import { writeFileAtomic } from '../twin/home.js'
+import { writeFileAtomic } from '../fs/index.js'
 
 const schema = z.strictObject({ format: z.string().max(50), seed: z.string().max(100) })
 

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs'
 import { TwinError } from '../errors.js'
-import { acquireLock } from '../twin/lock.js'
+import { acquireLock } from '../fs/index.js'
 import { Cleanups } from './cleanups.js'
 import { loadOrCreatePeerSeed } from './peer-key-file.js'
 import type { TwinLibp2p } from './node.js'

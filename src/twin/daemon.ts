@@ -22,9 +22,9 @@ import { openIdentity, unlockKeys, type TwinIdentity } from './identity.js'
 import { VaultService } from './vault-service.js'
 import { signWithContext, verifyWithContext } from '../identity/index.js'
 import { ROOT_CONTEXT } from '../storage/service.js'
-import { acquireLock } from './lock.js'
 import { NodeRole } from '../net/role.js'
-import { tightenHome, writeFileAtomic } from './home.js'
+import { acquireLock, writeFileAtomic } from '../fs/index.js'
+import { tightenHome } from './home.js'
 
 export interface StartOptions {
   /** Multiaddrs to listen on directly (default: all interfaces, a free TCP port). */

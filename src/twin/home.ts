@@ -1,6 +1,6 @@
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { TwinError } from '../errors.js'
 
 /** Files in a twin's home folder. */
@@ -82,24 +82,4 @@ export function existingHome (home: string): HomePaths {
     throw new TwinError('NOT_A_TWIN', `no twin in ${home} (create one with \`twin init --home ${home}\`)`)
   }
   return paths
-}
-
-/** Writes a file with mode 0600 so that a crash leaves either the old or the new content. */
-export function writeFileAtomic (path: string, text: string): void {
-  const tmp = path + '.tmp'
-  const fd = openSync(tmp, 'w', 0o600)
-  try {
-    writeSync(fd, text)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(tmp, path)
-  syncDir(dirname(path))
-}
-
-/** Makes a rename durable by syncing its folder. */
-export function syncDir (dir: string): void {
-  const fd = openSync(dir, 'r')
-  try { fsyncSync(fd) } finally { closeSync(fd) }
 }

@@ -7,7 +7,8 @@ import {
   type ContentSignature, type GenerationSecrets, type KelExport, type KelState, type NewIdentity, type SignedDocument, type SignedKeyEvent
 } from '../identity/index.js'
 import { IdentityStore } from '../identity/store.js'
-import { existingHome, prepareNewHome, syncDir, writeFileAtomic, type HomePaths } from './home.js'
+import { syncDir, writeFileAtomic } from '../fs/index.js'
+import { existingHome, prepareNewHome, type HomePaths } from './home.js'
 
 /** A twin's identity as its home folder holds it: verified on every open. */
 export interface TwinIdentity {

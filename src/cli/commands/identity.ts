@@ -7,7 +7,8 @@ import {
 import {
   exportKel, initTwin, openIdentity, restoreTwin, rotateTwin, signWithTwin
 } from '../../twin/identity.js'
-import { prepareNewHome, resolveHome, writeFileAtomic } from '../../twin/home.js'
+import { writeFileAtomic } from '../../fs/index.js'
+import { prepareNewHome, resolveHome } from '../../twin/home.js'
 import { openDb } from '../../db/index.js'
 import { emit, warn } from '../output.js'
 import { describeFsError, hashFile, readPhrase, readUserFile } from '../inputs.js'
