@@ -4,7 +4,7 @@ import { peerIdFromString } from '@libp2p/peer-id'
 import { FrameStream } from '../net/frames.js'
 import { RequestStream } from '../net/request-stream.js'
 import type { TwinLibp2p } from '../net/node.js'
-import { BackendError, type AuditProof, type ShardBackend } from '../vault/backend.js'
+import { BackendError, type AuditProof, type ShardBackend } from '../shards/index.js'
 import { MAX_STORAGE_FRAME, STORAGE_PROTOCOL } from './service.js'
 
 /** Long enough for a stale direct address to fail and a circuit through a relay to open. */

@@ -6,8 +6,7 @@ import { FrameStream } from '../net/frames.js'
 import { decodeRecord } from '../net/record.js'
 import type { TwinLibp2p } from '../net/node.js'
 import { verifyWithContext } from '../identity/index.js'
-import { FolderShardStore, type ShardAccount } from '../vault/local-store.js'
-import { BackendError } from '../vault/backend.js'
+import { BackendError, FolderShardStore, type ShardAccount } from '../shards/index.js'
 import type { AdmissionStore } from './admission.js'
 
 /** The storage node protocol; see docs/PROTOCOL.md, "Storage nodes". */

@@ -5,8 +5,7 @@ import { bytesSchema, decodeCbor, encodeCbor, equalBytes, fromHex, toHex } from 
 import { chunkStream, DEFAULT_CHUNKING } from './chunker.js'
 import { decryptChunk, encryptChunk, openForOwner, sealForOwner, type VaultKeys } from './crypto.js'
 import { decodeShards, encodeShards } from './erasure.js'
-import { leafCount, merkleRoot, verifyMerkleProof } from './merkle.js'
-import type { ShardBackend } from './backend.js'
+import { leafCount, merkleRoot, verifyMerkleProof, type ShardBackend } from '../shards/index.js'
 import type { ChunkRow, FileVersion, PeerRow, ShardRow, VaultStore } from './store.js'
 
 /** The erasure code for a number of storage peers: 4+2 from six peers; fewer peers, a smaller code. */
