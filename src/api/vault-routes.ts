@@ -3,8 +3,7 @@ import type { Hono } from 'hono'
 import { stream } from 'hono/streaming'
 import { z } from 'zod'
 import { TwinError } from '../errors.js'
-import type { VaultService } from '../twin/vault-service.js'
-import type { FileVersion } from '../vault/store.js'
+import type { ChunkRow, FileVersion, Progress, PutResult, ShardRow } from '../vault/index.js'
 import { toHex } from '../wire/index.js'
 import { body } from './server.js'
 import { MAX_INVITE_CHARS } from '../storage/invite.js'
@@ -20,11 +19,43 @@ export function entry (f: FileVersion): { path: string, size: number, modified: 
 }
 
 /**
+ * What the vault routes need from the running twin: its VaultService, which the daemon passes
+ * in (the API sits below the twin that composes it, so it names only what it calls).
+ */
+export interface VaultBackend {
+  /** Stores a file or a folder from this machine's disk. */
+  put: (file: string, as: string | undefined, onProgress: (p: Progress & { path: string }) => void) => Promise<PutResult[]>
+  remove: (path: string) => void
+  move: (from: string, to: string) => void
+  verify: () => Promise<{ checked: number, ok: number, missing: number, corrupt: number }>
+  repair: () => Promise<{ repaired: number, failed: number }>
+  status: () => Promise<object>
+  peers: () => Array<{ id: string, address: string, kind: string }>
+  /** Adds a storage node from an invite or a multiaddr. */
+  addPeer: (input: string) => Promise<{ id: string, address: string }>
+  removePeer: (id: string) => void
+  snapshotShards: () => Array<{ addr: string, peer: string }>
+  snapshotPending: () => boolean
+  /** The index and the reads: which file a path names, its bytes, listings. */
+  vault: {
+    file: (path: string, version?: number) => FileVersion
+    read: (file: FileVersion) => AsyncGenerator<Uint8Array>
+    list: (prefix: string) => FileVersion[]
+    versions: (path: string) => FileVersion[]
+    readonly reads: { chunks: number, decoded: number }
+  }
+  store: {
+    allShards: () => ShardRow[]
+    chunk: (id: Uint8Array) => ChunkRow | undefined
+  }
+}
+
+/**
  * The vault's routes. `POST /v1/vault/put` answers with newline-delimited JSON: progress lines
  * `{ "progress": { path, done, total } }` while it works, then `{ "result": ... }` or
  * `{ "error", "code" }`. `GET /v1/vault/file` answers with the file's bytes.
  */
-export function mountVaultApi (app: Hono, vault: VaultService, onStorageChange: () => void): void {
+export function mountVaultApi (app: Hono, vault: VaultBackend, onStorageChange: () => void): void {
   app.post('/v1/vault/put', async c => {
     const req = await body(c, putSchema)
     return stream(c, async s => {

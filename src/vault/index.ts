@@ -1,3 +1,9 @@
+// The vault part's public surface; other parts import only this.
+export { Vault, codeFor, vaultPath, type PutResult, type Progress, type RootSigner } from './vault.js'
+export { VaultStore, type FileVersion, type ChunkRow, type ShardRow, type ShardStatus, type PeerRow } from './store.js'
+export { VaultKeys } from './crypto.js'
+export { sealLocator, openLocator, MAX_LOCATOR_ADDRS, MAX_LOCATOR_NODES, type NodeLocation } from './locator.js'
+export { estimateDurability } from './durability.js'
 export { encodeShards, decodeShards } from './erasure.js'
 export { encodeShardsPortable, decodeShardsPortable } from './erasure-portable.js'
 export {
