@@ -1,6 +1,6 @@
 // The messaging part's public surface; other parts import only this.
 export { Messaging } from './messaging.js'
-export { MESSAGE_PROTOCOL } from './channels.js'
+export { MESSAGE_PROTOCOL, type RelayMailbox } from './channels.js'
 export { ENVELOPE_VERSIONS, type Self } from './sealer.js'
 export type { Handler, RequestContext } from './requests.js'
 export type { OutboxChange } from './outbox.js'
