@@ -6,7 +6,7 @@ import { TwinError } from '../errors.js'
 import type { ChunkRow, FileVersion, Progress, PutResult, ShardRow } from '../vault/index.js'
 import { toHex } from '../wire/index.js'
 import { body } from './server.js'
-import { MAX_INVITE_CHARS } from '../storage/invite.js'
+import { MAX_INVITE_CHARS } from '../storage/index.js'
 
 export const putSchema = z.strictObject({ file: z.string().min(1).max(4096), as: z.string().max(4096).optional() })
 export const pathSchema = z.strictObject({ path: z.string().max(4096) })

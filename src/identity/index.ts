@@ -21,3 +21,4 @@ export {
 export { formatKelFile, parseKelFile, KEL_FILE_FORMAT, type KelExport } from './kel-file.js'
 export { formatKeyFile, parseKeyFile, keyFileIsEncrypted, SCRYPT } from './keystore.js'
 export { createIdentity, restoreIdentity, rotateIdentity, type NewIdentity } from './lifecycle.js'
+export { IdentityStore } from './store.js'

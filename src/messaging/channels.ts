@@ -1,9 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MessagingError } from './errors.js'
-import { FrameStream } from '../net/frames.js'
-import type { TwinLibp2p } from '../net/node.js'
-import type { TwinRecord } from '../net/record.js'
+import { FrameStream, type TwinLibp2p, type TwinRecord } from '../net/index.js'
 import type { Sealed } from './sealer.js'
 import type { Timing } from './timing.js'
 

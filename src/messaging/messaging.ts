@@ -1,7 +1,6 @@
 import { EventEmitter } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
-import type { TwinLibp2p } from '../net/node.js'
-import type { Resolver } from '../net/resolver.js'
+import type { TwinLibp2p, Resolver } from '../net/index.js'
 import { Acks } from './acks.js'
 import { Channels, MESSAGE_PROTOCOL, type RelayMailbox } from './channels.js'
 import { checkVerb, newMessageId } from './envelope.js'

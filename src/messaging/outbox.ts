@@ -1,6 +1,5 @@
 import { toHex } from '../wire/index.js'
-import type { Resolver } from '../net/resolver.js'
-import type { TwinRecord } from '../net/record.js'
+import type { Resolver, TwinRecord } from '../net/index.js'
 import type { Channel, Channels, RelayMailbox } from './channels.js'
 import { FINAL_REASONS, type RejectReason } from './errors.js'
 import type { MessageStore, OutboxRow, OutboxStatus } from './store.js'

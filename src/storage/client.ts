@@ -1,9 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { FrameStream } from '../net/frames.js'
-import { RequestStream } from '../net/request-stream.js'
-import type { TwinLibp2p } from '../net/node.js'
+import { FrameStream, RequestStream, type TwinLibp2p } from '../net/index.js'
 import { BackendError, type AuditProof, type ShardBackend } from '../shards/index.js'
 import { MAX_STORAGE_FRAME, STORAGE_PROTOCOL } from './service.js'
 

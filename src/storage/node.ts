@@ -1,7 +1,6 @@
 import { mkdirSync, readdirSync, statSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { createServiceNode, keepConnected, peerAddress, peerKeyFromSeed, stopNode } from '../net/node.js'
-import { NodeRole } from '../net/role.js'
+import { createServiceNode, keepConnected, peerAddress, peerKeyFromSeed, stopNode, NodeRole } from '../net/index.js'
 import { FolderShardStore } from '../shards/index.js'
 import { AdmissionStore } from './admission.js'
 import { NODE_SETTINGS } from './operator.js'

@@ -3,10 +3,9 @@ import { TwinError } from '../errors.js'
 import { openDb } from '../db/index.js'
 import {
   createDocument, createIdentity, formatKelFile, formatKeyFile, generatePhrase, keyFileIsEncrypted, MAX_NAME_LENGTH,
-  parseKelFile, parseKeyFile, restoreIdentity, rotateIdentity, signContent, verifyDocument,
+  parseKelFile, parseKeyFile, restoreIdentity, rotateIdentity, signContent, verifyDocument, IdentityStore,
   type ContentSignature, type GenerationSecrets, type KelExport, type KelState, type NewIdentity, type SignedDocument, type SignedKeyEvent
 } from '../identity/index.js'
-import { IdentityStore } from '../identity/store.js'
 import { syncDir, writeFileAtomic } from '../fs/index.js'
 import { existingHome, prepareNewHome, type HomePaths } from './home.js'
 

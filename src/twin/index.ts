@@ -1,4 +1,4 @@
-export { resolveHome, homePaths, type HomePaths } from './home.js'
+export { resolveHome, homePaths, prepareNewHome, type HomePaths } from './home.js'
 export {
   initTwin, restoreTwin, openIdentity, rotateTwin, unlockKeys, signWithTwin, exportKel, validateName,
   type TwinIdentity

@@ -9,12 +9,9 @@ import {
   type NodeLocation, type PeerRow, type Progress, type PutResult, type RootSigner
 } from '../vault/index.js'
 import { BackendError, FolderShardStore, type ShardBackend } from '../shards/index.js'
-import { StorageNodeBackend, type StorageNodeTarget } from '../storage/client.js'
-import { isInvite, parseInvite } from '../storage/invite.js'
-import { StorageNodeError } from '../storage/errors.js'
+import { StorageNodeBackend, type StorageNodeTarget, isInvite, parseInvite, StorageNodeError } from '../storage/index.js'
 import type { IdentifyResult } from '@libp2p/interface'
-import type { TwinLibp2p } from '../net/node.js'
-import { peerAddress } from '../net/node.js'
+import { type TwinLibp2p, peerAddress } from '../net/index.js'
 
 /** Number of local folders of the embedded default: enough for the 4 + 2 code. */
 export const LOCAL_FOLDERS = 6

@@ -5,10 +5,9 @@ import {
   type KelExport, type SignedKeyEvent, type TwinDocument
 } from '../../identity/index.js'
 import {
-  exportKel, initTwin, openIdentity, restoreTwin, rotateTwin, signWithTwin
-} from '../../twin/identity.js'
+  exportKel, initTwin, openIdentity, prepareNewHome, resolveHome, restoreTwin, rotateTwin, signWithTwin
+} from '../../twin/index.js'
 import { writeFileAtomic } from '../../fs/index.js'
-import { prepareNewHome, resolveHome } from '../../twin/home.js'
 import { openDb } from '../../db/index.js'
 import { emit, warn } from '../output.js'
 import { describeFsError, hashFile, readPhrase, readUserFile } from '../inputs.js'

@@ -60,7 +60,7 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
     passphrase: secret
   })
   await daemon.start()
-  const { reportOnSignal } = await import('../../net/report.js')
+  const { reportOnSignal } = await import('../../net/index.js')
   reportOnSignal('twin', () => daemon.node)
   const s = daemon.status()
   emit(opts.json, { id: s.id, peerId: s.peerId, addresses: s.addresses, api: daemon.apiUrl }, () =>
@@ -83,12 +83,12 @@ export interface RelayOptions extends CommonOptions {
 
 export async function relay (opts: RelayOptions): Promise<void> {
   keepRunningOnStrayErrors()
-  const { Relay } = await import('../../relay/relay.js')
+  const { Relay } = await import('../../relay/index.js')
   const home = resolveHome(opts.home)
   const limits = await relayLimits(opts)
   const r = new Relay(home, { listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], ...(opts.announce === undefined ? {} : { announce: opts.announce }), limits })
   await r.start()
-  const { reportOnSignal } = await import('../../net/report.js')
+  const { reportOnSignal } = await import('../../net/index.js')
   reportOnSignal('relay', () => r.node)
   const addresses = r.addresses()
   emit(opts.json, { peerId: r.node.peerId.toString(), addresses, limits }, () =>
@@ -107,8 +107,8 @@ const OPTION_OF_LIMIT: Record<string, string> = {
 }
 
 /** The mailbox limits from the options, each defaulting to DEFAULT_MAILBOX_LIMITS. */
-async function relayLimits (opts: RelayOptions): Promise<import('../../relay/limits.js').MailboxLimits> {
-  const { DEFAULT_MAILBOX_LIMITS: d, checkMailboxLimits } = await import('../../relay/limits.js')
+async function relayLimits (opts: RelayOptions): Promise<import('../../relay/index.js').MailboxLimits> {
+  const { DEFAULT_MAILBOX_LIMITS: d, checkMailboxLimits } = await import('../../relay/index.js')
   const { parseSize } = await import('../../storage/units.js')
   const count = (text: string | undefined, option: string, fallback: number): number => {
     if (text === undefined) return fallback
@@ -180,9 +180,8 @@ export async function status (opts: CommonOptions): Promise<void> {
 
 /** Fetches a twin's key event log (and document) from the network, for `restore --bootstrap`. */
 export async function fetchKelFromNetwork (id: string, bootstrap: string[]): Promise<import('../../identity/index.js').KelExport | undefined> {
-  const { createClientNode, stopNode } = await import('../../net/node.js')
-  const { Resolver } = await import('../../net/resolver.js')
-  const { RelayClient } = await import('../../relay/client.js')
+  const { createClientNode, stopNode, Resolver } = await import('../../net/index.js')
+  const { RelayClient } = await import('../../relay/index.js')
   const node = await createClientNode()
   try {
     const relays = bootstrap.map(a => new RelayClient(node, a))
