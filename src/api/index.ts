@@ -4,3 +4,4 @@ export { createApi, listenApi, loopbackHosts, openApi, MAX_BODY_BYTES, type ApiB
 export { mountVaultApi, type VaultBackend } from './vault-routes.js'
 export { apiFilePath, apiFileSchema, fetchApi, callApi, apiError, type ApiFile } from './client.js'
 export type { CallBody, SendBody } from './schemas.js'
+export { ApiError, AnsweredError, API_ERRORS, type ApiErrorCode } from './errors.js'

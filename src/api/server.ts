@@ -6,7 +6,8 @@ import { streamSSE } from 'hono/streaming'
 import { bodyLimit } from 'hono/body-limit'
 import { serve } from '@hono/node-server'
 import { z } from 'zod'
-import { TwinError } from '../errors.js'
+import { TwinError, type HttpStatus } from '../errors.js'
+import { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js'
 import {
   callResultSchema, callSchema, errorSchema, inboxSchema, listQuerySchema, outboxSchema, sendResultSchema, sendSchema, statusSchema,
   type CallBody, type SendBody
@@ -23,21 +24,19 @@ export interface ApiBackend {
   events: EventEmitter
 }
 
-/** Maps an error code to an HTTP status: the one place where that happens for the API. */
-export function httpStatus (code: string): 400 | 401 | 404 | 409 | 413 | 502 | 503 | 504 | 500 {
-  switch (code) {
-    case 'TWIN_NOT_FOUND': return 404
-    case 'TIMEOUT': return 504
-    case 'REMOTE_ERROR': case 'UNREACHABLE': return 502
-    case 'MESSAGE_TOO_LARGE': return 413
-    case 'STOPPING': return 503
-    case 'INTERNAL': return 500
-    default: return 400
-  }
+/**
+ * The one place where the API turns an error into its answer: `{ error, code }` with the status
+ * the code's part lists for it (see src/errors.ts). Unexpected errors are logged here and
+ * answered as INTERNAL, without their details.
+ */
+export function errorAnswer (err: unknown): { status: HttpStatus, body: { error: string, code: string } } {
+  if (err instanceof TwinError) return { status: err.status, body: { error: err.message, code: err.code } }
+  process.stderr.write(`api: internal error: ${(err as Error)?.stack ?? String(err)}\n`)
+  return { status: API_ERRORS.INTERNAL, body: { error: 'internal error', code: 'INTERNAL' } }
 }
 
-function fail (c: Context, status: number, code: string, error: string): Response {
-  return c.json({ error, code }, status as 400)
+function fail (c: Context, code: ApiErrorCode, error: string): Response {
+  return c.json({ error, code }, API_ERRORS[code])
 }
 
 /**
@@ -68,10 +67,10 @@ export async function body<T> (c: Context, schema: z.ZodType<T>): Promise<T> {
   try {
     json = await c.req.json()
   } catch {
-    throw new TwinError('BAD_REQUEST', 'the request body is not JSON')
+    throw new ApiError('BAD_REQUEST', 'the request body is not JSON')
   }
   const parsed = schema.safeParse(json)
-  if (!parsed.success) throw new TwinError('BAD_REQUEST', `invalid request: ${parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`)
+  if (!parsed.success) throw new ApiError('BAD_REQUEST', `invalid request: ${parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`)
   return parsed.data
 }
 
@@ -86,10 +85,10 @@ export function createApi (backend: ApiBackend, access: ApiAccess): Hono {
     const host = (c.req.header('host') ?? '').toLowerCase()
     if (!access.hosts().has(host)) {
       const shown = host === '' ? 'no Host header' : `Host "${host.slice(0, 100)}"`
-      return fail(c, 403, 'HOST_NOT_ALLOWED', `${shown} is not a name of this API (it answers only ${[...access.hosts()].join(', ')}): requests through other names are refused, as a page could use them to reach the twin (DNS rebinding)`)
+      return fail(c, 'HOST_NOT_ALLOWED', `${shown} is not a name of this API (it answers only ${[...access.hosts()].join(', ')}): requests through other names are refused, as a page could use them to reach the twin (DNS rebinding)`)
     }
     const given = Buffer.from(c.req.header('authorization') ?? '')
-    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return fail(c, 401, 'UNAUTHORIZED', 'missing or wrong bearer token')
+    if (given.length !== expected.length || !timingSafeEqual(given, expected)) return fail(c, 'UNAUTHORIZED', 'missing or wrong bearer token')
     await next()
   })
   // A declared Content-Length over the limit is refused from the header; a chunked body is
@@ -98,14 +97,13 @@ export function createApi (backend: ApiBackend, access: ApiAccess): Hono {
   // 64 MiB or 500 ms, then it closes the connection), so the client sees the answer.
   app.use('*', bodyLimit({
     maxSize: MAX_BODY_BYTES,
-    onError: c => fail(c, 413, 'BODY_TOO_LARGE', `the request body is larger than the API's limit of ${MAX_BODY_BYTES} bytes (1 MiB)`)
+    onError: c => fail(c, 'BODY_TOO_LARGE', `the request body is larger than the API's limit of ${MAX_BODY_BYTES} bytes (1 MiB)`)
   }))
   app.onError((err, c) => {
-    if (err instanceof TwinError) return fail(c, httpStatus(err.code), err.code, err.message)
-    process.stderr.write(`api: internal error: ${err.message}\n`)
-    return fail(c, 500, 'INTERNAL', 'internal error')
+    const answer = errorAnswer(err)
+    return c.json(answer.body, answer.status)
   })
-  app.notFound(c => fail(c, 404, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`))
+  app.notFound(c => fail(c, 'NOT_FOUND', `no route ${c.req.method} ${c.req.path}`))
 
   app.get('/v1/status', c => c.json(backend.status()))
   app.post('/v1/messages', async c => c.json(await backend.send(await body(c, sendSchema))))
@@ -140,7 +138,7 @@ export async function listenApi (app: Hono, port: number): Promise<{ port: numbe
         close: async () => { await new Promise<void>(r => { server.close(() => { r() }); (server as unknown as { closeAllConnections?: () => void }).closeAllConnections?.() }) }
       })
     })
-    server.once('error', err => { reject(new TwinError('API_LISTEN_FAILED', `cannot listen on 127.0.0.1:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)) })
+    server.once('error', err => { reject(new ApiError('API_LISTEN_FAILED', `cannot listen on 127.0.0.1:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)) })
   })
 }
 

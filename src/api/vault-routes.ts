@@ -2,10 +2,10 @@ import { Readable } from 'node:stream'
 import type { Hono } from 'hono'
 import { stream } from 'hono/streaming'
 import { z } from 'zod'
-import { TwinError } from '../errors.js'
 import type { ChunkRow, FileVersion, Progress, PutResult, ShardRow } from '../vault/index.js'
 import { toHex } from '../wire/index.js'
-import { body } from './server.js'
+import { body, errorAnswer } from './server.js'
+import { ApiError } from './errors.js'
 import { MAX_INVITE_CHARS } from '../storage/index.js'
 
 export const putSchema = z.strictObject({ file: z.string().min(1).max(4096), as: z.string().max(4096).optional() })
@@ -69,15 +69,13 @@ export function mountVaultApi (app: Hono, vault: VaultBackend, onStorageChange: 
         })
         await s.write(JSON.stringify({ result: results }) + '\n')
       } catch (err) {
-        const e = err instanceof TwinError ? { error: err.message, code: err.code } : { error: 'internal error', code: 'INTERNAL' }
-        if (!(err instanceof TwinError)) process.stderr.write(`twin: put failed: ${(err as Error).stack ?? String(err)}\n`)
-        await s.write(JSON.stringify(e) + '\n')
+        await s.write(JSON.stringify(errorAnswer(err).body) + '\n')
       }
     })
   })
   app.get('/v1/vault/file', async c => {
     const q = z.object({ path: z.string().max(4096), version: z.coerce.number().int().min(1).optional() }).safeParse(c.req.query())
-    if (!q.success) throw new TwinError('BAD_REQUEST', 'give ?path= and optionally &version=')
+    if (!q.success) throw new ApiError('BAD_REQUEST', 'give ?path= and optionally &version=')
     const file = vault.vault.file(q.data.path, q.data.version)
     const iterator = vault.vault.read(file)
     // Read the first chunk before answering, so a file that cannot be read gets an error status.

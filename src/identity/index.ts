@@ -1,4 +1,4 @@
-export { PhraseError, KelError, DocumentError, SignatureError, KeyFileError } from './errors.js'
+export { PhraseError, KelError, DocumentError, SignatureError, KeyFileError, IDENTITY_ERRORS, type IdentityErrorCode } from './errors.js'
 export { generatePhrase, normalizePhrase, phraseToSeed, PHRASE_WORDS } from './phrase.js'
 export {
   deriveGeneration, derivePurposeKey, publicKeysOf, ed25519Sign, ed25519Verify, ed25519PublicKey, x25519PublicKey,

@@ -11,4 +11,4 @@ export {
   createEnvelope, decodeEnvelope, encodeEnvelope, checkEnvelopeTiming, checkEnvelopeLifetime, verifyEnvelopeSignature, openEnvelope,
   checkVerb, newMessageId, type Envelope, type AnyEnvelope, type EnvelopeV2, type EnvelopeHeader, type Body, type Kind, type SealInput
 } from './envelope.js'
-export { EnvelopeRejected, MessagingError, RemoteError, RequestTimeoutError, FINAL_REASONS, type RejectReason, type MessagingErrorCode } from './errors.js'
+export { EnvelopeRejected, MessagingError, RemoteError, RequestTimeoutError, FINAL_REASONS, MESSAGING_ERRORS, type RejectReason, type MessagingErrorCode } from './errors.js'

@@ -11,3 +11,4 @@ export { FrameStream, MAX_FRAME_BYTES, type FrameStreamOptions } from './frames.
 export { RequestStream } from './request-stream.js'
 export { Batcher } from './batcher.js'
 export { reportOnSignal, roleReport, type RoleReport } from './report.js'
+export { NetError, NET_ERRORS, type NetErrorCode } from './errors.js'

@@ -2,7 +2,6 @@ import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { EventEmitter } from 'node:events'
 import { openDb, type Db } from '../db/index.js'
-import { TwinError } from '../errors.js'
 import {
   createDocument, ed25519DidKey, ed25519PrivateKey, normalizeTwinId, signWithContext, verifyWithContext, x25519DidKey, x25519PrivateKey,
   IdentityStore, type GenerationSecrets
@@ -17,6 +16,7 @@ import { VaultService } from './vault-service.js'
 import { ROOT_CONTEXT } from '../storage/index.js'
 import { acquireLock, writeFileAtomic } from '../fs/index.js'
 import { tightenHome } from './home.js'
+import { LocalTwinError } from './errors.js'
 
 export interface StartOptions {
   /** Multiaddrs to listen on directly (default: all interfaces, a free TCP port). */
@@ -103,7 +103,7 @@ export class TwinDaemon extends NodeRole {
 
     // The vault: local folders until storage nodes are added.
     if (this.secrets.vault === undefined) {
-      throw new TwinError('VAULT_KEY_MISSING', 'this twin\'s key file has no vault key (it was made before the vault existed): run `twin rotate --phrase-file FILE` once to add it')
+      throw new LocalTwinError('VAULT_KEY_MISSING', 'this twin\'s key file has no vault key (it was made before the vault existed): run `twin rotate --phrase-file FILE` once to add it')
     }
     this.vault = new VaultService(this.db, this.secrets.vault, this.home, { node: this.node, record: () => this.publishRecord(), relays: () => this.ownRelays }, {
       id: this.identity.state.id,

@@ -2,10 +2,12 @@ import { constants as fsConstants } from 'node:fs'
 import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { TwinError } from '../errors.js'
+import { KeyFileError } from '../identity/index.js'
+import { LocalTwinError } from './errors.js'
 import type { Db } from '../db/index.js'
 import { sha256, toHex } from '../wire/index.js'
 import {
-  Vault, VaultKeys, VaultStore, codeFor, estimateDurability, openLocator, sealLocator, vaultPath, MAX_LOCATOR_ADDRS,
+  Vault, VaultError, VaultKeys, VaultStore, codeFor, estimateDurability, openLocator, sealLocator, vaultPath, MAX_LOCATOR_ADDRS,
   type NodeLocation, type PeerRow, type Progress, type PutResult, type RootSigner
 } from '../vault/index.js'
 import { BackendError, FolderShardStore, type ShardBackend } from '../shards/index.js'
@@ -62,7 +64,7 @@ export class VaultService {
     const check = toHex(sha256(new TextEncoder().encode('twin/v1/vault-check'), vaultKey))
     const known = this.store.setting('key-check')
     if (known === undefined) this.store.setSetting('key-check', check)
-    else if (known !== check) throw new TwinError('KEYFILE_MISMATCH', 'the vault key in the key file is not this vault\'s (damaged or tampered key file)')
+    else if (known !== check) throw new KeyFileError('KEYFILE_MISMATCH', 'the vault key in the key file is not this vault\'s (damaged or tampered key file)')
     if (this.store.peers(true).length === 0) {
       for (let i = 0; i < LOCAL_FOLDERS; i++) this.store.addPeer(`local:${i}`, join(home, 'vault', `local-${i}`), 'local')
     }
@@ -174,7 +176,7 @@ export class VaultService {
     try {
       info = await stat(source)
     } catch {
-      throw new TwinError('FILE_UNREADABLE', `cannot read ${file}: no such file or folder`)
+      throw new LocalTwinError('FILE_UNREADABLE', `cannot read ${file}: no such file or folder`)
     }
     const target = as === undefined ? '/' + basename(source) : as
     const jobs: Array<{ from: string, to: string, listed: Identity, follow: boolean }> = []
@@ -185,7 +187,7 @@ export class VaultService {
       // The user named this file: a link they named is followed, but the file opened must be the one stat'ed.
       jobs.push({ from: source, to: vaultPath(target), listed: info, follow: true })
     } else {
-      throw new TwinError('FILE_UNREADABLE', `${file} is not a regular file or folder`)
+      throw new LocalTwinError('FILE_UNREADABLE', `${file} is not a regular file or folder`)
     }
     const results: PutResult[] = []
     for (const job of jobs) {
@@ -209,7 +211,7 @@ export class VaultService {
           check: async () => {
             const after = await handle.stat()
             if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-              throw new TwinError('FILE_CHANGED', `${from} changed while it was being stored; nothing was saved (store it again when it is stable)`)
+              throw new LocalTwinError('FILE_CHANGED', `${from} changed while it was being stored; nothing was saved (store it again when it is stable)`)
             }
           }
         })
@@ -251,7 +253,7 @@ export class VaultService {
     let invite: Uint8Array | undefined
     if (isInvite(input)) {
       const inv = parseInvite(input)
-      if (inv.expires <= Date.now()) throw new StorageNodeError('INVITE_EXPIRED', `this invite expired at ${new Date(inv.expires).toISOString()}; ask the node's operator for a new one`)
+      if (inv.expires <= Date.now()) throw new StorageNodeError('STORAGE_INVITE_EXPIRED', `this invite expired at ${new Date(inv.expires).toISOString()}; ask the node's operator for a new one`)
       id = inv.peer
       given = inv.addrs
       invite = inv.secret
@@ -268,7 +270,7 @@ export class VaultService {
       backend.close()
       // The operator's choice is reported as it is, with what they must run.
       if (err instanceof BackendError && (err.reason === 'not-admitted' || err.reason === 'denied')) throw err
-      throw new TwinError('STORAGE_UNREACHABLE', `cannot use storage node ${id}: ${(err as Error).message}`)
+      throw new BackendError('unreachable', `cannot use storage node ${id}: ${(err as Error).message}`)
     }
     const address = working ?? given[0] ?? `/p2p/${id}`
     this.store.addPeer(id, address, 'node')
@@ -285,7 +287,7 @@ export class VaultService {
   }
 
   removePeer (id: string): void {
-    if (!this.store.removePeer(id)) throw new TwinError('NOT_FOUND', `no storage peer ${id}`)
+    if (!this.store.removePeer(id)) throw new VaultError('NOT_FOUND', `no storage peer ${id}`)
     this.changed()
   }
 
@@ -367,16 +369,16 @@ const OPEN_NAMED = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0)
 
 /** Opens `path` and checks that it is still the regular file that was listed; refuses it, naming it, if not. */
 async function openListed (path: string, listed: Identity, follow: boolean): Promise<FileHandle> {
-  const swapped = (what: string): TwinError =>
-    new TwinError('FILE_CHANGED', `${path} was replaced by ${what} while it was being stored; it was not stored (check the folder and store it again)`)
+  const swapped = (what: string): LocalTwinError =>
+    new LocalTwinError('FILE_CHANGED', `${path} was replaced by ${what} while it was being stored; it was not stored (check the folder and store it again)`)
   let handle: FileHandle
   try {
     handle = await open(path, follow ? OPEN_NAMED : OPEN_LISTED)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ELOOP') throw swapped('a symbolic link')
-    if (code === 'ENOENT') throw new TwinError('FILE_CHANGED', `${path} was removed while it was being stored; it was not stored`)
-    throw new TwinError('FILE_UNREADABLE', `cannot read ${path}: ${code ?? 'error'}`)
+    if (code === 'ENOENT') throw new LocalTwinError('FILE_CHANGED', `${path} was removed while it was being stored; it was not stored`)
+    throw new LocalTwinError('FILE_UNREADABLE', `cannot read ${path}: ${code ?? 'error'}`)
   }
   try {
     const now = await handle.stat()
@@ -409,7 +411,7 @@ async function walk (dir: string, prefix = ''): Promise<Array<{ rel: string, id:
   }
   const after = await lstat(here)
   if (!before.isDirectory() || !after.isDirectory() || !sameFile(before, after)) {
-    throw new TwinError('FILE_CHANGED', `${here} was replaced while it was being listed; nothing under it was stored (check the folder and store it again)`)
+    throw new LocalTwinError('FILE_CHANGED', `${here} was replaced while it was being listed; nothing under it was stored (check the folder and store it again)`)
   }
   const out: Array<{ rel: string, id: Identity }> = []
   for (const f of found) out.push(...(f.id === undefined ? await walk(dir, f.rel) : [{ rel: f.rel, id: f.id }]))

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto'
 import { assertBytes, concatBytes, utf8 } from '../wire/index.js'
-import { TwinError } from '../errors.js'
+import { VaultError } from './errors.js'
 
 /**
  * The vault's keys, all derived from the 32-byte vault key (itself derived from the recovery
@@ -53,14 +53,14 @@ export function encryptChunk (key: Uint8Array, chunkId: Uint8Array, plaintext: U
 }
 
 export function decryptChunk (key: Uint8Array, chunkId: Uint8Array, ciphertext: Uint8Array): Uint8Array {
-  if (ciphertext.length < TAG) throw new TwinError('CHUNK_CORRUPT', 'an encrypted chunk is too short')
+  if (ciphertext.length < TAG) throw new VaultError('CHUNK_CORRUPT', 'an encrypted chunk is too short')
   const d = createDecipheriv('aes-256-gcm', key, NONCE)
   d.setAAD(chunkId)
   d.setAuthTag(ciphertext.subarray(ciphertext.length - TAG))
   try {
     return concatBytes(d.update(ciphertext.subarray(0, ciphertext.length - TAG)), d.final())
   } catch {
-    throw new TwinError('CHUNK_CORRUPT', 'an encrypted chunk does not decrypt: it was altered or the key is wrong')
+    throw new VaultError('CHUNK_CORRUPT', 'an encrypted chunk does not decrypt: it was altered or the key is wrong')
   }
 }
 
@@ -83,13 +83,13 @@ export function sealForOwner (key: Uint8Array, aad: Uint8Array, plaintext: Uint8
 /** Opens what `sealForOwner` sealed; throws a TwinError if it was altered or sealed under another key or label. */
 export function openForOwner (key: Uint8Array, aad: Uint8Array, sealed: Uint8Array, what: string): Uint8Array {
   assertBytes(key, 32, 'sealing key')
-  if (sealed.length < NONCE_BYTES + TAG) throw new TwinError('SEALED_INVALID', `the sealed ${what} is too short`)
+  if (sealed.length < NONCE_BYTES + TAG) throw new VaultError('SEALED_INVALID', `the sealed ${what} is too short`)
   const d = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES))
   d.setAAD(aad)
   d.setAuthTag(sealed.subarray(sealed.length - TAG))
   try {
     return concatBytes(d.update(sealed.subarray(NONCE_BYTES, sealed.length - TAG)), d.final())
   } catch {
-    throw new TwinError('SEALED_INVALID', `the sealed ${what} does not open with this vault's key`)
+    throw new VaultError('SEALED_INVALID', `the sealed ${what} does not open with this vault's key`)
   }
 }

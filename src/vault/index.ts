@@ -11,4 +11,4 @@ export {
   type CodeParameters
 } from './erasure-layout.js'
 export { code as erasureCode, type Code as ErasureCode } from './erasure-matrix.js'
-export { ErasureError, type ErasureFailure } from './errors.js'
+export { VaultError, ErasureError, VAULT_ERRORS, type VaultErrorCode, type ErasureFailure } from './errors.js'

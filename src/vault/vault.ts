@@ -1,6 +1,6 @@
 import { createHash, randomInt } from 'node:crypto'
 import { z } from 'zod'
-import { TwinError } from '../errors.js'
+import { VaultError } from './errors.js'
 import { bytesSchema, decodeCbor, encodeCbor, equalBytes, fromHex, toHex } from '../wire/index.js'
 import { chunkStream, DEFAULT_CHUNKING } from './chunker.js'
 import { decryptChunk, encryptChunk, openForOwner, sealForOwner, type VaultKeys } from './crypto.js'
@@ -16,18 +16,18 @@ export function codeFor (peers: number): { k: number, m: number } {
   if (peers === 3) return { k: 2, m: 1 }
   if (peers === 2) return { k: 1, m: 1 }
   if (peers === 1) return { k: 1, m: 0 }
-  throw new TwinError('NO_STORAGE', 'the vault has no storage peer')
+  throw new VaultError('NO_STORAGE', 'the vault has no storage peer')
 }
 
 /** Checks and normalizes a vault path: absolute, no empty, `.` or `..` parts, no control characters. */
 export function vaultPath (input: string): string {
-  if (typeof input !== 'string' || input.trim() === '') throw new TwinError('PATH_INVALID', 'a vault path cannot be empty')
-  if (input.length > 4096) throw new TwinError('PATH_INVALID', 'a vault path has at most 4096 characters')
+  if (typeof input !== 'string' || input.trim() === '') throw new VaultError('PATH_INVALID', 'a vault path cannot be empty')
+  if (input.length > 4096) throw new VaultError('PATH_INVALID', 'a vault path has at most 4096 characters')
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f\\]/.test(input)) throw new TwinError('PATH_INVALID', `"${input}" has a control character or a backslash`)
+  if (/[\u0000-\u001f\u007f\\]/.test(input)) throw new VaultError('PATH_INVALID', `"${input}" has a control character or a backslash`)
   const parts = input.split('/').filter((p, i) => !(i === 0 && p === ''))
-  if (parts.some(p => p === '..' || p === '.')) throw new TwinError('PATH_INVALID', `"${input}": a vault path cannot contain . or .. parts`)
-  if (parts.length === 0 || parts.some(p => p === '')) throw new TwinError('PATH_INVALID', `"${input}" is not a file path (empty part)`)
+  if (parts.some(p => p === '..' || p === '.')) throw new VaultError('PATH_INVALID', `"${input}": a vault path cannot contain . or .. parts`)
+  if (parts.length === 0 || parts.some(p => p === '')) throw new VaultError('PATH_INVALID', `"${input}" is not a file path (empty part)`)
   return '/' + parts.join('/')
 }
 
@@ -162,7 +162,7 @@ export class Vault {
       while (results[idx] !== true) {
         const next = spare.shift()
         if (next === undefined) {
-          throw new TwinError('PLACEMENT_FAILED', `cannot store the file: no storage peer took shard ${idx + 1} of ${shards.length} (${errors.join('; ')}); nothing was changed`)
+          throw new VaultError('PLACEMENT_FAILED', `cannot store the file: no storage peer took shard ${idx + 1} of ${shards.length} (${errors.join('; ')}); nothing was changed`)
         }
         target[idx] = next
         results[idx] = await attempt(idx)
@@ -199,7 +199,7 @@ export class Vault {
   remove (path: string): FileVersion {
     const p = vaultPath(path)
     const last = this.store.latest(p)
-    if (last === undefined || last.deleted) throw new TwinError('NOT_FOUND', `no file ${p} in the vault`)
+    if (last === undefined || last.deleted) throw new VaultError('NOT_FOUND', `no file ${p} in the vault`)
     return this.store.commit({ path: p, size: 0, hash: new Uint8Array(32), modified: Date.now(), deleted: true, chunks: [] }, [], [])
   }
 
@@ -208,7 +208,7 @@ export class Vault {
     const f = vaultPath(from)
     const t = vaultPath(to)
     const last = this.store.latest(f)
-    if (last === undefined || last.deleted) throw new TwinError('NOT_FOUND', `no file ${f} in the vault`)
+    if (last === undefined || last.deleted) throw new VaultError('NOT_FOUND', `no file ${f} in the vault`)
     if (f === t) return last
     const moved = this.store.commit({ ...last, path: t, modified: Date.now() }, [], [])
     this.remove(f)
@@ -222,7 +222,7 @@ export class Vault {
     const p = vaultPath(path)
     const f = version === undefined ? this.store.latest(p) : this.store.version(p, version)
     if (f === undefined || f.deleted) {
-      throw new TwinError('NOT_FOUND', version === undefined ? `no file ${p} in the vault` : `no version ${version} of ${p}`)
+      throw new VaultError('NOT_FOUND', version === undefined ? `no file ${p} in the vault` : `no version ${version} of ${p}`)
     }
     return f
   }
@@ -242,13 +242,13 @@ export class Vault {
       hash.update(chunk)
       yield chunk
     }
-    if (!equalBytes(new Uint8Array(hash.digest()), file.hash)) throw new TwinError('FILE_CORRUPT', `${file.path} does not match its hash`)
+    if (!equalBytes(new Uint8Array(hash.digest()), file.hash)) throw new VaultError('FILE_CORRUPT', `${file.path} does not match its hash`)
   }
 
   /** Reads one chunk from any k good shards: data shards first, parity only when needed. */
   async readChunk (id: Uint8Array): Promise<Uint8Array> {
     const c = this.store.chunk(id)
-    if (c === undefined) throw new TwinError('INDEX_DAMAGED', 'the vault index names a chunk it does not describe')
+    if (c === undefined) throw new VaultError('INDEX_DAMAGED', 'the vault index names a chunk it does not describe')
     const rows = this.store.shards(id)
     const all = this.backends()
     const got: Array<Uint8Array | undefined> = new Array(c.k + c.m).fill(undefined)
@@ -275,7 +275,7 @@ export class Vault {
       if (good >= c.k) break
       await tryShard(row)
     }
-    if (good < c.k) throw new TwinError('CHUNK_LOST', `a chunk cannot be read: only ${good} of the ${c.k} shards needed are available`)
+    if (good < c.k) throw new VaultError('CHUNK_LOST', `a chunk cannot be read: only ${good} of the ${c.k} shards needed are available`)
     // The code is systematic: with every data shard at hand, the chunk is their concatenation.
     const systematic = got.slice(0, c.k).every(x => x !== undefined)
     const enc = systematic
@@ -284,7 +284,7 @@ export class Vault {
     this.reads.chunks++
     if (!systematic) this.reads.decoded++
     const plain = decryptChunk(this.keys.chunkKey(id), id, enc)
-    if (!equalBytes(this.keys.chunkId(plain), id)) throw new TwinError('CHUNK_CORRUPT', 'a chunk does not match its id')
+    if (!equalBytes(this.keys.chunkId(plain), id)) throw new VaultError('CHUNK_CORRUPT', 'a chunk does not match its id')
     return plain
   }
 
@@ -294,7 +294,7 @@ export class Vault {
 
   versions (path: string): FileVersion[] {
     const v = this.store.versions(vaultPath(path))
-    if (v.length === 0) throw new TwinError('NOT_FOUND', `no file ${vaultPath(path)} in the vault`)
+    if (v.length === 0) throw new VaultError('NOT_FOUND', `no file ${vaultPath(path)} in the vault`)
     return v
   }
 
@@ -470,7 +470,7 @@ export class Vault {
     const root = encodeCbor({ r, sig: this.signer.sign(encodeCbor(r)) })
     let kept = 0
     await Promise.all(peers.map(async b => { try { await b.putRoot(root); kept++ } catch { /* others keep it */ } }))
-    if (kept === 0) throw new TwinError('SNAPSHOT_FAILED', 'no storage peer took the vault index snapshot')
+    if (kept === 0) throw new VaultError('SNAPSHOT_FAILED', 'no storage peer took the vault index snapshot')
     this.store.clearPending(uploaded)
     this.store.setSetting('root-seq', String(seq))
     // The previous snapshot's shards are no longer needed once the new root is out.
@@ -488,7 +488,7 @@ export class Vault {
 
   private openSnapshot (r: z.infer<typeof rootV2Schema>['r']): SnapshotRef {
     const parsed = snapshotSchema.safeParse(decodeCbor(openForOwner(this.keys.rootKey, rootAad(r), r.snap, 'snapshot description'), 'snapshot description'))
-    if (!parsed.success) throw new TwinError('ROOT_INVALID', 'a root\'s snapshot description has the wrong shape')
+    if (!parsed.success) throw new VaultError('ROOT_INVALID', 'a root\'s snapshot description has the wrong shape')
     return parsed.data
   }
 

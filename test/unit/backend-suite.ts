@@ -1,6 +1,6 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { BackendError, type ShardBackend } from '../../src/shards/backend.js'
+import { BackendError, type ShardBackend } from '../../src/shards/index.js'
 import { LEAF_SIZE, merkleRoot, verifyMerkleProof } from '../../src/shards/merkle.js'
 
 /**

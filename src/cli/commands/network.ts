@@ -1,4 +1,4 @@
-import { TwinError } from '../../errors.js'
+import { CliError } from '../errors.js'
 import { resolveHome } from '../../twin/home.js'
 import { callApi } from '../../api/client.js'
 import { emit, warn } from '../output.js'
@@ -38,7 +38,7 @@ function passphrase (): string | undefined {
 function port (text: string | undefined): number | undefined {
   if (text === undefined) return undefined
   const n = Number(text)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TwinError('OPTION_INVALID', `--api-port must be a port number from 0 to 65535, got "${text}"`)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError('OPTION_INVALID', `--api-port must be a port number from 0 to 65535, got "${text}"`)
   return n
 }
 
@@ -113,7 +113,7 @@ async function relayLimits (opts: RelayOptions): Promise<import('../../relay/ind
   const count = (text: string | undefined, option: string, fallback: number): number => {
     if (text === undefined) return fallback
     const n = Number(text)
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new TwinError('OPTION_INVALID', `${option} must be a whole number of at least 1, got "${text}"`)
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new CliError('OPTION_INVALID', `${option} must be a whole number of at least 1, got "${text}"`)
     return n
   }
   const size = (text: string | undefined, fallback: number): number => text === undefined ? fallback : parseSize(text)
@@ -126,7 +126,7 @@ async function relayLimits (opts: RelayOptions): Promise<import('../../relay/ind
 
 export async function send (to: string, text: string, opts: CommonOptions & { ttl?: string }): Promise<void> {
   const ttlSeconds = opts.ttl === undefined ? undefined : Number(opts.ttl)
-  if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds < 1)) throw new TwinError('OPTION_INVALID', '--ttl is a whole number of seconds')
+  if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds < 1)) throw new CliError('OPTION_INVALID', '--ttl is a whole number of seconds')
   const home = resolveHome(opts.home)
   const r = await callApi(home, 'POST', '/v1/messages', { to, text, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) }) as { id: string, status: string }
   emit(opts.json, r, () => `message ${r.id} to ${to}: ${r.status}`)
@@ -154,11 +154,11 @@ export async function call (to: string, verb: string, json: string | undefined, 
     try {
       payload = JSON.parse(json)
     } catch {
-      throw new TwinError('JSON_INVALID', 'the request payload is not valid JSON')
+      throw new CliError('JSON_INVALID', 'the request payload is not valid JSON')
     }
   }
   const timeoutMs = opts.timeout === undefined ? 10_000 : Number(opts.timeout)
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TwinError('OPTION_INVALID', '--timeout is a whole number of milliseconds')
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new CliError('OPTION_INVALID', '--timeout is a whole number of milliseconds')
   const home = resolveHome(opts.home)
   const r = await callApi(home, 'POST', '/v1/call', { to, verb, payload, timeoutMs }, { timeoutMs: timeoutMs + 10_000 }) as { response: unknown }
   emit(opts.json, r, () => JSON.stringify(r.response, null, 2))

@@ -15,7 +15,7 @@ import { openLocator } from '../../../src/vault/locator.js'
 import { FrameStream } from '../../../src/net/frames.js'
 import { MAX_STORAGE_FRAME, STORAGE_PROTOCOL } from '../../../src/storage/service.js'
 import { parseInvite } from '../../../src/storage/invite.js'
-import { BackendError } from '../../../src/shards/backend.js'
+import { BackendError } from '../../../src/shards/errors.js'
 import { merkleRoot } from '../../../src/shards/merkle.js'
 import { pool } from '../../../src/vault/vault.js'
 

@@ -1,0 +1,29 @@
+import { TwinError, type ErrorCodes } from '../errors.js'
+
+/** The codes of the twin part's errors, each with its HTTP status (docs/ERRORS.md). */
+export const TWIN_ERRORS = {
+  HOME_INVALID: 400, // the home folder is a file, cannot be read, or cannot be made private
+  HOME_HAS_TWIN: 409, // `init` or `restore` in a folder that already holds a twin
+  HOME_NOT_EMPTY: 409, // `init` or `restore` in a folder that holds other files
+  NOT_A_TWIN: 404, // no twin in the home folder
+  KEYFILE_MISSING: 500, // the twin's key file is missing
+  DOCUMENT_MISSING: 500, // the twin's database holds no document
+  NAME_INVALID: 400, // a name too long, or with control characters
+  PHRASE_WRONG_TWIN: 400, // a recovery phrase of another twin than this home's
+  VAULT_KEY_MISSING: 500, // a key file from before the vault: `twin rotate` adds the vault key
+  FILE_UNREADABLE: 400, // a file or folder to store that cannot be read
+  FILE_CHANGED: 409 // a file or folder that changed, or was replaced, while it was being stored
+} as const satisfies ErrorCodes
+export type LocalTwinErrorCode = keyof typeof TWIN_ERRORS
+
+/**
+ * What the twin part reports: its home folder, its key file and document, and the files it
+ * reads from this machine for the vault. (TwinError is the base of every part's errors.)
+ */
+export class LocalTwinError extends TwinError {
+  declare readonly code: LocalTwinErrorCode
+  constructor (code: LocalTwinErrorCode, message: string) {
+    super(code, TWIN_ERRORS[code], message)
+    this.name = 'LocalTwinError'
+  }
+}
