@@ -5,12 +5,12 @@ import { Hono, type Context } from 'hono'
 import { streamSSE } from 'hono/streaming'
 import { bodyLimit } from 'hono/body-limit'
 import { serve } from '@hono/node-server'
-import { z } from 'zod'
-import { TwinError, type HttpStatus } from '../errors.js'
+import type { z } from 'zod'
 import { API_ERRORS, ApiError, type ApiErrorCode } from './errors.js'
+import { body, errorAnswer, query } from './http.js'
+import { openApi } from './openapi.js'
 import {
-  callResultSchema, callSchema, errorSchema, inboxSchema, listQuerySchema, outboxSchema, sendResultSchema, sendSchema, statusSchema,
-  type CallBody, type SendBody
+  callSchema, inboxSchema, listQuerySchema, outboxSchema, sendResultSchema, sendSchema, statusSchema, type CallBody, type SendBody
 } from './schemas.js'
 
 /** What the HTTP API needs from the running twin. */
@@ -22,17 +22,6 @@ export interface ApiBackend {
   call: (body: CallBody) => Promise<unknown>
   /** Emits 'message' and 'outbox' events for the live stream. */
   events: EventEmitter
-}
-
-/**
- * The one place where the API turns an error into its answer: `{ error, code }` with the status
- * the code's part lists for it (see src/errors.ts). Unexpected errors are logged here and
- * answered as INTERNAL, without their details.
- */
-export function errorAnswer (err: unknown): { status: HttpStatus, body: { error: string, code: string } } {
-  if (err instanceof TwinError) return { status: err.status, body: { error: err.message, code: err.code } }
-  process.stderr.write(`api: internal error: ${(err as Error)?.stack ?? String(err)}\n`)
-  return { status: API_ERRORS.INTERNAL, body: { error: 'internal error', code: 'INTERNAL' } }
 }
 
 function fail (c: Context, code: ApiErrorCode, error: string): Response {
@@ -59,19 +48,6 @@ export interface ApiAccess {
    * since the port of a listener on port 0 is known only once it listens.
    */
   hosts: () => ReadonlySet<string>
-}
-
-/** Parses and validates a JSON request body; a bad body is a 400 with what was wrong. */
-export async function body<T> (c: Context, schema: z.ZodType<T>): Promise<T> {
-  let json: unknown
-  try {
-    json = await c.req.json()
-  } catch {
-    throw new ApiError('BAD_REQUEST', 'the request body is not JSON')
-  }
-  const parsed = schema.safeParse(json)
-  if (!parsed.success) throw new ApiError('BAD_REQUEST', `invalid request: ${parsed.error.issues.map(i => `${i.path.join('.') || 'body'}: ${i.message}`).join('; ')}`)
-  return parsed.data
 }
 
 /**
@@ -107,8 +83,8 @@ export function createApi (backend: ApiBackend, access: ApiAccess): Hono {
 
   app.get('/v1/status', c => c.json(backend.status()))
   app.post('/v1/messages', async c => c.json(await backend.send(await body(c, sendSchema))))
-  app.get('/v1/inbox', c => c.json(backend.inbox(listQuerySchema.parse(c.req.query()).limit ?? 100)))
-  app.get('/v1/outbox', c => c.json(backend.outbox(listQuerySchema.parse(c.req.query()).limit ?? 100)))
+  app.get('/v1/inbox', c => c.json(backend.inbox(query(c, listQuerySchema).limit ?? 100)))
+  app.get('/v1/outbox', c => c.json(backend.outbox(query(c, listQuerySchema).limit ?? 100)))
   app.post('/v1/call', async c => c.json({ response: await backend.call(await body(c, callSchema)) ?? null }))
   app.get('/v1/stream', c => streamSSE(c, async stream => {
     const forward = (type: string) => (data: unknown) => { void stream.writeSSE({ event: type, data: JSON.stringify(data, jsonBytes) }) }
@@ -140,25 +116,4 @@ export async function listenApi (app: Hono, port: number): Promise<{ port: numbe
     })
     server.once('error', err => { reject(new ApiError('API_LISTEN_FAILED', `cannot listen on 127.0.0.1:${port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`)) })
   })
-}
-
-/** The OpenAPI 3.1 document of the API, generated from the same zod schemas that validate it. */
-export function openApi (): object {
-  const schema = (s: z.ZodType): object => z.toJSONSchema(s, { unrepresentable: 'any', io: 'input' })
-  const ok = (s: z.ZodType, description: string): object => ({ 200: { description, content: { 'application/json': { schema: schema(s) } } }, default: { description: 'error', content: { 'application/json': { schema: schema(errorSchema) } } } })
-  const json = (s: z.ZodType): object => ({ required: true, content: { 'application/json': { schema: schema(s) } } })
-  return {
-    openapi: '3.1.0',
-    info: { title: 'Twin local API', version: '1', description: 'The running twin\'s API, on 127.0.0.1, with the bearer token from api.json in the twin\'s home. Requests must be addressed to 127.0.0.1:PORT, localhost:PORT or [::1]:PORT (else 403 HOST_NOT_ALLOWED); request bodies are at most 1 MiB (else 413 BODY_TOO_LARGE).' },
-    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
-    security: [{ bearer: [] }],
-    paths: {
-      '/v1/status': { get: { summary: 'who the twin is and how it is connected', responses: ok(statusSchema, 'status') } },
-      '/v1/messages': { post: { summary: 'queue a message to another twin', requestBody: json(sendSchema), responses: ok(sendResultSchema, 'queued') } },
-      '/v1/inbox': { get: { summary: 'received messages, oldest first', responses: ok(inboxSchema, 'messages') } },
-      '/v1/outbox': { get: { summary: 'sent messages and their status', responses: ok(outboxSchema, 'messages') } },
-      '/v1/call': { post: { summary: 'send a request and wait for its response', requestBody: json(callSchema), responses: ok(callResultSchema, 'the response') } },
-      '/v1/stream': { get: { summary: 'live events (server-sent events): message, outbox', responses: { 200: { description: 'text/event-stream' } } } }
-    }
-  }
 }

@@ -10,15 +10,13 @@ export const TWIN_ERRORS = {
   DOCUMENT_MISSING: 500, // the twin's database holds no document
   NAME_INVALID: 400, // a name too long, or with control characters
   PHRASE_WRONG_TWIN: 400, // a recovery phrase of another twin than this home's
-  VAULT_KEY_MISSING: 500, // a key file from before the vault: `twin rotate` adds the vault key
-  FILE_UNREADABLE: 400, // a file or folder to store that cannot be read
-  FILE_CHANGED: 409 // a file or folder that changed, or was replaced, while it was being stored
+  VAULT_KEY_MISSING: 500 // a key file from before the vault: `twin rotate` adds the vault key
 } as const satisfies ErrorCodes
 export type LocalTwinErrorCode = keyof typeof TWIN_ERRORS
 
 /**
- * What the twin part reports: its home folder, its key file and document, and the files it
- * reads from this machine for the vault. (TwinError is the base of every part's errors.)
+ * What the twin part reports: its home folder, its key file and document. (The name TwinError
+ * is the base's, which every part's errors extend.)
  */
 export class LocalTwinError extends TwinError {
   declare readonly code: LocalTwinErrorCode

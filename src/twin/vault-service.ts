@@ -3,7 +3,6 @@ import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { TwinError } from '../errors.js'
 import { KeyFileError } from '../identity/index.js'
-import { LocalTwinError } from './errors.js'
 import type { Db } from '../db/index.js'
 import { sha256, toHex } from '../wire/index.js'
 import {
@@ -176,7 +175,7 @@ export class VaultService {
     try {
       info = await stat(source)
     } catch {
-      throw new LocalTwinError('FILE_UNREADABLE', `cannot read ${file}: no such file or folder`)
+      throw new VaultError('FILE_UNREADABLE', `cannot read ${file}: no such file or folder`)
     }
     const target = as === undefined ? '/' + basename(source) : as
     const jobs: Array<{ from: string, to: string, listed: Identity, follow: boolean }> = []
@@ -187,7 +186,7 @@ export class VaultService {
       // The user named this file: a link they named is followed, but the file opened must be the one stat'ed.
       jobs.push({ from: source, to: vaultPath(target), listed: info, follow: true })
     } else {
-      throw new LocalTwinError('FILE_UNREADABLE', `${file} is not a regular file or folder`)
+      throw new VaultError('FILE_UNREADABLE', `${file} is not a regular file or folder`)
     }
     const results: PutResult[] = []
     for (const job of jobs) {
@@ -211,7 +210,7 @@ export class VaultService {
           check: async () => {
             const after = await handle.stat()
             if (after.size !== before.size || after.mtimeMs !== before.mtimeMs) {
-              throw new LocalTwinError('FILE_CHANGED', `${from} changed while it was being stored; nothing was saved (store it again when it is stable)`)
+              throw new VaultError('FILE_CHANGED', `${from} changed while it was being stored; nothing was saved (store it again when it is stable)`)
             }
           }
         })
@@ -369,16 +368,16 @@ const OPEN_NAMED = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0)
 
 /** Opens `path` and checks that it is still the regular file that was listed; refuses it, naming it, if not. */
 async function openListed (path: string, listed: Identity, follow: boolean): Promise<FileHandle> {
-  const swapped = (what: string): LocalTwinError =>
-    new LocalTwinError('FILE_CHANGED', `${path} was replaced by ${what} while it was being stored; it was not stored (check the folder and store it again)`)
+  const swapped = (what: string): VaultError =>
+    new VaultError('FILE_CHANGED', `${path} was replaced by ${what} while it was being stored; it was not stored (check the folder and store it again)`)
   let handle: FileHandle
   try {
     handle = await open(path, follow ? OPEN_NAMED : OPEN_LISTED)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'ELOOP') throw swapped('a symbolic link')
-    if (code === 'ENOENT') throw new LocalTwinError('FILE_CHANGED', `${path} was removed while it was being stored; it was not stored`)
-    throw new LocalTwinError('FILE_UNREADABLE', `cannot read ${path}: ${code ?? 'error'}`)
+    if (code === 'ENOENT') throw new VaultError('FILE_CHANGED', `${path} was removed while it was being stored; it was not stored`)
+    throw new VaultError('FILE_UNREADABLE', `cannot read ${path}: ${code ?? 'error'}`)
   }
   try {
     const now = await handle.stat()
@@ -411,7 +410,7 @@ async function walk (dir: string, prefix = ''): Promise<Array<{ rel: string, id:
   }
   const after = await lstat(here)
   if (!before.isDirectory() || !after.isDirectory() || !sameFile(before, after)) {
-    throw new LocalTwinError('FILE_CHANGED', `${here} was replaced while it was being listed; nothing under it was stored (check the folder and store it again)`)
+    throw new VaultError('FILE_CHANGED', `${here} was replaced while it was being listed; nothing under it was stored (check the folder and store it again)`)
   }
   const out: Array<{ rel: string, id: Identity }> = []
   for (const f of found) out.push(...(f.id === undefined ? await walk(dir, f.rel) : [{ rel: f.rel, id: f.id }]))

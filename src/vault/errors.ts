@@ -4,6 +4,8 @@ import { TwinError, type ErrorCodes } from '../errors.js'
 export const VAULT_ERRORS = {
   NOT_FOUND: 404, // no such file or version in the vault, or no such storage peer
   PATH_INVALID: 400, // a vault path that is empty, too long, or has control characters, . or .. parts
+  FILE_UNREADABLE: 400, // a file or folder to store that cannot be read on this machine
+  FILE_CHANGED: 409, // a file or folder that changed, or was replaced, while it was being stored: nothing was stored
   NO_STORAGE: 503, // the vault has no storage peer
   PLACEMENT_FAILED: 502, // no storage peer took a shard of the file: nothing was stored
   SNAPSHOT_FAILED: 502, // no storage peer took the index snapshot
