@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { describe, expect, it } from 'vitest'
+import { describe, expect, it, vi } from 'vitest'
 import { createApi, mountVaultApi, openApi, type ApiBackend, type VaultBackend } from '../../src/api/index.js'
 import { VaultError } from '../../src/vault/errors.js'
 import { BackendError } from '../../src/shards/errors.js'
@@ -66,10 +66,16 @@ describe('the local API', () => {
     expect(JSON.parse(put.text.trim().split('\n').at(-1) as string)).toEqual({ code: 'NO_STORAGE', error: 'the vault has no storage peer' })
   })
 
-  it('answers an unexpected error as INTERNAL, without its details', async () => {
-    const r = await call('POST', '/v1/messages', { to: 'bxyz', text: 'hi' })
-    expect(r.status).toBe(500)
-    expect(JSON.parse(r.text)).toEqual({ code: 'INTERNAL', error: 'internal error' })
+  it('answers an unexpected error as INTERNAL, without its details, which it logs', async () => {
+    const log = vi.spyOn(process.stderr, 'write').mockImplementation(() => true)
+    try {
+      const r = await call('POST', '/v1/messages', { to: 'bxyz', text: 'hi' })
+      expect(r.status).toBe(500)
+      expect(JSON.parse(r.text)).toEqual({ code: 'INTERNAL', error: 'internal error' })
+      expect(String(log.mock.calls[0]?.[0])).toMatch(/^api: internal error: Error: a bug, with details/)
+    } finally {
+      log.mockRestore()
+    }
   })
 
   it('documents every route it serves, the vault\'s included, with the errors each answers, and no other', () => {
