@@ -46,10 +46,10 @@ function vaultCategory (leaf, owner, names, role) {
   if (SQLITE.test(u)) return 'index (SQLite, its fsyncs included)'
   if (leaf === 'hash') return 'hash (chunk ids, file hash)'
   if (leaf === 'cipher') return 'encrypt / decrypt (AES-GCM)'
-  if (leaf === 'fs') return role === 'storage node' || /local-store/.test(u) ? 'disk (write, rename, fsync calls)' : 'file read / write'
+  if (leaf === 'fs') return role === 'storage node' || /folder-store/.test(u) ? 'disk (write, rename, fsync calls)' : 'file read / write'
   if (API.test(u)) return 'local API (HTTP)'
   if (CODEC.test(u)) return 'encode / decode (CBOR, schema)'
-  if (/[/\\]dist[/\\](vault|twin)[/\\]/.test(u)) return 'vault (copies, bookkeeping)'
+  if (/[/\\]dist[/\\](vault|shards|twin)[/\\]/.test(u)) return 'vault (copies, bookkeeping)'
   return undefined
 }
 

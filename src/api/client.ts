@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { TwinError } from '../errors.js'
+import type { TwinError } from '../errors.js'
+import { AnsweredError, ApiError } from './errors.js'
 
 /** Where a running twin's API listens, written to `<home>/api.json` (mode 0600) while it runs. */
 export const apiFileSchema = z.strictObject({ url: z.string(), token: z.string(), pid: z.number().int() })
@@ -11,8 +12,8 @@ export function apiFilePath (home: string): string {
   return join(home, 'api.json')
 }
 
-function notRunning (home: string): TwinError {
-  return new TwinError('NOT_RUNNING', `the twin in ${home} is not running (start it with \`twin start --home ${home}\`)`)
+function notRunning (home: string): ApiError {
+  return new ApiError('NOT_RUNNING', `the twin in ${home} is not running (start it with \`twin start --home ${home}\`)`)
 }
 
 /** Sends a request to the running twin's API and returns the raw response (for streams). */
@@ -31,7 +32,7 @@ export async function fetchApi (home: string, method: 'GET' | 'POST', path: stri
       ...(options.timeoutMs === undefined ? {} : { signal: AbortSignal.timeout(options.timeoutMs) })
     })
   } catch (err) {
-    if ((err as Error).name === 'TimeoutError') throw new TwinError('TIMEOUT', 'the twin did not answer in time')
+    if ((err as Error).name === 'TimeoutError') throw new ApiError('TIMEOUT', 'the twin did not answer in time')
     throw notRunning(home)
   }
 }
@@ -41,9 +42,9 @@ export async function apiError (res: Response): Promise<TwinError> {
   const text = await res.text()
   try {
     const e = JSON.parse(text) as { error?: string, code?: string }
-    return new TwinError(e.code ?? 'API_ERROR', e.error ?? `HTTP ${res.status}`)
+    return new AnsweredError(e.code ?? 'API_ERROR', e.error ?? `HTTP ${res.status}`, res.status)
   } catch {
-    return new TwinError('API_ERROR', `the twin answered HTTP ${res.status}`)
+    return new ApiError('API_ERROR', `the twin answered HTTP ${res.status}`)
   }
 }
 
@@ -55,11 +56,11 @@ export async function callApi (home: string, method: 'GET' | 'POST', path: strin
   try {
     json = JSON.parse(text)
   } catch {
-    throw new TwinError('API_ERROR', `the twin answered HTTP ${res.status} without JSON`)
+    throw new ApiError('API_ERROR', `the twin answered HTTP ${res.status} without JSON`)
   }
   if (!res.ok) {
     const e = json as { error?: string, code?: string }
-    throw new TwinError(e.code ?? 'API_ERROR', e.error ?? `HTTP ${res.status}`)
+    throw new AnsweredError(e.code ?? 'API_ERROR', e.error ?? `HTTP ${res.status}`, res.status)
   }
   return json
 }

@@ -1,6 +1,6 @@
 import { createReadStream, readFileSync, statSync } from 'node:fs'
 import { createHash } from 'node:crypto'
-import { TwinError } from '../errors.js'
+import { CliError } from './errors.js'
 import { normalizePhrase } from '../identity/index.js'
 
 /** Reads a text file named by the user (`-` is stdin) with a clear error when it cannot. */
@@ -8,7 +8,7 @@ export function readUserFile (path: string, what: string): string {
   try {
     return readFileSync(path === '-' ? 0 : path, 'utf8')
   } catch (err) {
-    throw new TwinError('FILE_UNREADABLE', `cannot read the ${what} ${path}: ${describeFsError(err)}`)
+    throw new CliError('FILE_UNREADABLE', `cannot read the ${what} ${path}: ${describeFsError(err)}`)
   }
 }
 
@@ -24,16 +24,16 @@ export async function hashFile (path: string): Promise<Uint8Array> {
     try {
       isDir = statSync(path).isDirectory()
     } catch (err) {
-      throw new TwinError('FILE_UNREADABLE', `cannot read ${path}: ${describeFsError(err)}`)
+      throw new CliError('FILE_UNREADABLE', `cannot read ${path}: ${describeFsError(err)}`)
     }
-    if (isDir) throw new TwinError('FILE_UNREADABLE', `${path} is a folder, not a file`)
+    if (isDir) throw new CliError('FILE_UNREADABLE', `${path} is a folder, not a file`)
   }
   const hash = createHash('sha256')
   const stream = path === '-' ? process.stdin : createReadStream(path)
   try {
     for await (const chunk of stream) hash.update(chunk as Buffer)
   } catch (err) {
-    throw new TwinError('FILE_UNREADABLE', `cannot read ${path}: ${describeFsError(err)}`)
+    throw new CliError('FILE_UNREADABLE', `cannot read ${path}: ${describeFsError(err)}`)
   }
   return new Uint8Array(hash.digest())
 }

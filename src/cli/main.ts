@@ -1,6 +1,6 @@
 import { Command, CommanderError, Option } from 'commander'
 import { reportError } from './output.js'
-import { TwinError } from '../errors.js'
+import { CliError } from './errors.js'
 
 const VERSION = '0.1.0'
 
@@ -72,7 +72,7 @@ export function buildProgram (): Command {
     .option('--signer <id>', 'also require that this twin made the signature')
     .action(async (file, sig, opts) => {
       if (file === undefined) { await (await vault()).verifyVault(opts); return }
-      if (sig === undefined) throw new TwinError('USAGE', 'give both FILE and SIGNATURE to check a signature, or nothing to audit the vault')
+      if (sig === undefined) throw new CliError('USAGE', 'give both FILE and SIGNATURE to check a signature, or nothing to audit the vault')
       await (await identity()).verify(file, sig, opts)
     })
 

@@ -1,10 +1,11 @@
 import { closeSync, openSync } from 'node:fs'
 import Database from 'better-sqlite3'
-import { TwinError } from '../errors.js'
+import { DbError } from './errors.js'
 import { MIGRATIONS, type Migration } from './migrations.js'
 
 export type Db = Database.Database
 export type { Migration }
+export { DbError, DB_ERRORS, type DbErrorCode } from './errors.js'
 
 /**
  * Opens (creating when asked) the twin's SQLite file and brings its schema up to date.
@@ -20,7 +21,7 @@ export function openDb (path: string, options: { create?: boolean, readonly?: bo
   try {
     db = new Database(path, { fileMustExist: true, readonly: options.readonly === true })
   } catch (err) {
-    throw new TwinError('DB_OPEN_FAILED', `cannot open the twin's database ${path}: ${(err as Error).message}`, { cause: err })
+    throw new DbError('DB_OPEN_FAILED', `cannot open the twin's database ${path}: ${(err as Error).message}`, { cause: err })
   }
   try {
     db.pragma('busy_timeout = 5000')
@@ -32,10 +33,10 @@ export function openDb (path: string, options: { create?: boolean, readonly?: bo
     }
     const version = db.pragma('user_version', { simple: true }) as number
     if (version > migrations.length) {
-      throw new TwinError('DB_TOO_NEW', `the twin's database is at schema ${version}, newer than this program knows (${migrations.length}): update twin`)
+      throw new DbError('DB_TOO_NEW', `the twin's database is at schema ${version}, newer than this program knows (${migrations.length}): update twin`)
     }
     if (version < migrations.length) {
-      if (options.readonly === true) throw new TwinError('DB_OUTDATED', 'the twin\'s database needs an upgrade: run any twin command that writes (for example `twin start`)')
+      if (options.readonly === true) throw new DbError('DB_OUTDATED', 'the twin\'s database needs an upgrade: run any twin command that writes (for example `twin start`)')
       migrate(db, version, migrations)
     }
   } catch (err) {

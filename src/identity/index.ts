@@ -1,4 +1,4 @@
-export { PhraseError, KelError, DocumentError, SignatureError, KeyFileError } from './errors.js'
+export { PhraseError, KelError, DocumentError, SignatureError, KeyFileError, IDENTITY_ERRORS, type IdentityErrorCode } from './errors.js'
 export { generatePhrase, normalizePhrase, phraseToSeed, PHRASE_WORDS } from './phrase.js'
 export {
   deriveGeneration, derivePurposeKey, publicKeysOf, ed25519Sign, ed25519Verify, ed25519PublicKey, x25519PublicKey,
@@ -21,3 +21,4 @@ export {
 export { formatKelFile, parseKelFile, KEL_FILE_FORMAT, type KelExport } from './kel-file.js'
 export { formatKeyFile, parseKeyFile, keyFileIsEncrypted, SCRYPT } from './keystore.js'
 export { createIdentity, restoreIdentity, rotateIdentity, type NewIdentity } from './lifecycle.js'
+export { IdentityStore } from './store.js'

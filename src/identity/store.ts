@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js'
-import { KelError } from './errors.js'
+import { DocumentError, KelError } from './errors.js'
 import { decodeKeyEvent, encodeKeyEvent, verifyKel, type KelState, type SignedKeyEvent } from './kel.js'
 import { decodeDocument, encodeDocument, verifyDocument, type SignedDocument } from './document.js'
 import { TwinError } from '../errors.js'
@@ -35,7 +35,7 @@ export class IdentityStore {
         document = decodeDocument(row.document)
         verifyDocument(document, state)
       } catch (err) {
-        throw new TwinError('DOCUMENT_INVALID', `the twin's document does not verify (damaged or tampered): ${(err as Error).message}`)
+        throw new DocumentError(`the twin's document does not verify (damaged or tampered): ${(err as Error).message}`)
       }
     }
     return { events, state, document }

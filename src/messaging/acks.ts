@@ -1,4 +1,4 @@
-import type { Resolver } from '../net/resolver.js'
+import type { Resolver } from '../net/index.js'
 import { MAX_ACK_IDS } from './body.js'
 import type { Channels, Reply } from './channels.js'
 import type { Sealer } from './sealer.js'

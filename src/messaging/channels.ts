@@ -1,10 +1,7 @@
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { MessagingError } from './errors.js'
-import { FrameStream } from '../net/frames.js'
-import type { TwinLibp2p } from '../net/node.js'
-import type { TwinRecord } from '../net/record.js'
-import type { RelayClient } from '../relay/client.js'
+import { FrameStream, type TwinLibp2p, type TwinRecord } from '../net/index.js'
 import type { Sealed } from './sealer.js'
 import type { Timing } from './timing.js'
 
@@ -30,6 +27,15 @@ export class Channel {
 }
 
 /**
+ * What messaging needs of a relay: leaving an envelope in its mailbox. The daemon hands in
+ * its RelayClients (src/relay), which sits above messaging, so messaging names only this.
+ */
+export interface RelayMailbox {
+  /** `ok` with the envelope's id once the relay keeps it, else `no` with the relay's reason. */
+  deposit: (envelope: Uint8Array) => Promise<{ ok: Uint8Array } | { no: Uint8Array | null, why: string, msg?: string }>
+}
+
+/**
  * The direct channels this twin opened, one per peer, dialed on first use and again after
  * they close; and the one-shot path for envelopes not kept in the outbox: direct, else left at
  * the recipient's relays.
@@ -40,7 +46,7 @@ export class Channels {
 
   constructor (
     private readonly node: TwinLibp2p,
-    private readonly relayClient: (address: string) => RelayClient,
+    private readonly relayClient: (address: string) => RelayMailbox,
     private readonly timing: Timing,
     private readonly listener: ChannelListener
   ) {}

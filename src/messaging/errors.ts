@@ -1,15 +1,25 @@
-import { TwinError } from '../errors.js'
+import { TwinError, type ErrorCodes } from '../errors.js'
 
-/** The codes of the errors messaging reports, as the API and the CLI show them. */
-export type MessagingErrorCode =
-  | 'SEND_TO_SELF' | 'TWIN_NOT_FOUND' | 'UNREACHABLE' | 'STOPPING' | 'VERB_INVALID' | 'TTL_INVALID' | 'MESSAGE_TOO_LARGE'
-  | 'ENVELOPE_REJECTED' | 'TIMEOUT' | 'REMOTE_ERROR'
+/** The codes of the messaging part's errors, each with its HTTP status (docs/ERRORS.md). */
+export const MESSAGING_ERRORS = {
+  SEND_TO_SELF: 400, // a message addressed to this twin itself
+  TWIN_NOT_FOUND: 404, // the recipient is not known, and cannot be found
+  UNREACHABLE: 502, // the recipient cannot be reached directly or through a relay
+  STOPPING: 503, // the twin is stopping: requests still waiting are abandoned
+  VERB_INVALID: 400, // a verb that does not look like "chat.message"
+  TTL_INVALID: 400, // a time to live out of range
+  MESSAGE_TOO_LARGE: 413, // the sealed message is over the envelope limit
+  ENVELOPE_REJECTED: 400, // an inbound envelope refused by the checks of PROTOCOL.md section 11 (`reason` says which)
+  TIMEOUT: 504, // no response to a request before its deadline
+  REMOTE_ERROR: 502 // the other twin answered a request with an error (`remoteCode` is its code)
+} as const satisfies ErrorCodes
+export type MessagingErrorCode = keyof typeof MESSAGING_ERRORS
 
 /** A messaging failure the user can act on; the message says what happened in one sentence. */
 export class MessagingError extends TwinError {
   declare readonly code: MessagingErrorCode
   constructor (code: MessagingErrorCode, message: string) {
-    super(code, message)
+    super(code, MESSAGING_ERRORS[code], message)
     this.name = 'MessagingError'
   }
 }
@@ -28,7 +38,7 @@ export const FINAL_REASONS: ReadonlySet<RejectReason> = new Set<RejectReason>([
 export class EnvelopeRejected extends TwinError {
   readonly reason: RejectReason
   constructor (reason: RejectReason, message: string) {
-    super('ENVELOPE_REJECTED', message)
+    super('ENVELOPE_REJECTED', MESSAGING_ERRORS.ENVELOPE_REJECTED, message)
     this.name = 'EnvelopeRejected'
     this.reason = reason
   }
@@ -37,7 +47,7 @@ export class EnvelopeRejected extends TwinError {
 /** A request that got no response before its deadline. */
 export class RequestTimeoutError extends TwinError {
   constructor (verb: string, ms: number) {
-    super('TIMEOUT', `no response to ${verb} within ${ms} ms`)
+    super('TIMEOUT', MESSAGING_ERRORS.TIMEOUT, `no response to ${verb} within ${ms} ms`)
     this.name = 'TimeoutError'
   }
 }
@@ -46,7 +56,7 @@ export class RequestTimeoutError extends TwinError {
 export class RemoteError extends TwinError {
   readonly remoteCode: string
   constructor (remoteCode: string, message: string) {
-    super('REMOTE_ERROR', message)
+    super('REMOTE_ERROR', MESSAGING_ERRORS.REMOTE_ERROR, message)
     this.name = 'RemoteError'
     this.remoteCode = remoteCode
   }

@@ -1,6 +1,6 @@
 // The messaging part's public surface; other parts import only this.
 export { Messaging } from './messaging.js'
-export { MESSAGE_PROTOCOL } from './channels.js'
+export { MESSAGE_PROTOCOL, type RelayMailbox } from './channels.js'
 export { ENVELOPE_VERSIONS, type Self } from './sealer.js'
 export type { Handler, RequestContext } from './requests.js'
 export type { OutboxChange } from './outbox.js'
@@ -11,4 +11,4 @@ export {
   createEnvelope, decodeEnvelope, encodeEnvelope, checkEnvelopeTiming, checkEnvelopeLifetime, verifyEnvelopeSignature, openEnvelope,
   checkVerb, newMessageId, type Envelope, type AnyEnvelope, type EnvelopeV2, type EnvelopeHeader, type Body, type Kind, type SealInput
 } from './envelope.js'
-export { EnvelopeRejected, MessagingError, RemoteError, RequestTimeoutError, FINAL_REASONS, type RejectReason, type MessagingErrorCode } from './errors.js'
+export { EnvelopeRejected, MessagingError, RemoteError, RequestTimeoutError, FINAL_REASONS, MESSAGING_ERRORS, type RejectReason, type MessagingErrorCode } from './errors.js'

@@ -1,10 +1,8 @@
 import { EventEmitter } from 'node:events'
 import type { PeerId } from '@libp2p/interface'
-import type { TwinLibp2p } from '../net/node.js'
-import type { Resolver } from '../net/resolver.js'
-import type { RelayClient } from '../relay/client.js'
+import type { TwinLibp2p, Resolver } from '../net/index.js'
 import { Acks } from './acks.js'
-import { Channels, MESSAGE_PROTOCOL } from './channels.js'
+import { Channels, MESSAGE_PROTOCOL, type RelayMailbox } from './channels.js'
 import { checkVerb, newMessageId } from './envelope.js'
 import { MessagingError } from './errors.js'
 import { Opener } from './opener.js'
@@ -52,7 +50,7 @@ export class Messaging extends EventEmitter {
     private readonly store: MessageStore,
     private readonly resolver: Resolver,
     private readonly node: TwinLibp2p,
-    relayClient: (address: string) => RelayClient,
+    relayClient: (address: string) => RelayMailbox,
     timing: Partial<Timing> = {}
   ) {
     super()

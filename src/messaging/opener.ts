@@ -1,5 +1,4 @@
-import type { Resolver } from '../net/resolver.js'
-import type { TwinRecord } from '../net/record.js'
+import type { Resolver, TwinRecord } from '../net/index.js'
 import type { Body } from './body.js'
 import {
   checkEnvelopeTiming, decodeEnvelope, openEnvelope, verifyEnvelopeSignature, type AnyEnvelope, type Envelope, type EnvelopeHeader

@@ -1,8 +1,6 @@
 import { toHex } from '../wire/index.js'
-import type { Resolver } from '../net/resolver.js'
-import type { TwinRecord } from '../net/record.js'
-import type { RelayClient } from '../relay/client.js'
-import type { Channel, Channels } from './channels.js'
+import type { Resolver, TwinRecord } from '../net/index.js'
+import type { Channel, Channels, RelayMailbox } from './channels.js'
 import { FINAL_REASONS, type RejectReason } from './errors.js'
 import type { MessageStore, OutboxRow, OutboxStatus } from './store.js'
 import { backoff, type Cancel, type Timing } from './timing.js'
@@ -45,7 +43,7 @@ export class OutboxScheduler {
     private readonly store: MessageStore,
     private readonly resolver: Resolver,
     private readonly channels: Channels,
-    private readonly relayClient: (address: string) => RelayClient,
+    private readonly relayClient: (address: string) => RelayMailbox,
     private readonly timing: Timing,
     private readonly changed: (change: OutboxChange) => void
   ) {}

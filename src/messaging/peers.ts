@@ -1,4 +1,4 @@
-import type { TwinRecord } from '../net/record.js'
+import type { TwinRecord } from '../net/index.js'
 
 /**
  * Which twin runs behind a libp2p peer id, as the twins' verified records say: a connection

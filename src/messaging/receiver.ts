@@ -1,7 +1,6 @@
 import type { Connection, Stream } from '@libp2p/interface'
 import { toHex } from '../wire/index.js'
-import { FrameStream } from '../net/frames.js'
-import { Batcher } from '../net/batcher.js'
+import { FrameStream, Batcher } from '../net/index.js'
 import type { Acks } from './acks.js'
 import type { Reply } from './channels.js'
 import { decodeEnvelope, type Body, type EnvelopeHeader } from './envelope.js'

@@ -1,6 +1,6 @@
 import { TwinError } from '../errors.js'
 import { toHex } from '../wire/index.js'
-import type { Resolver } from '../net/resolver.js'
+import type { Resolver } from '../net/index.js'
 import type { Channels, Reply } from './channels.js'
 import { checkVerb, type Body, type EnvelopeHeader, type Kind } from './envelope.js'
 import { MessagingError, RemoteError, RequestTimeoutError } from './errors.js'

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto'
-import type { TwinRecord } from '../net/record.js'
+import type { TwinRecord } from '../net/index.js'
 import type { Body, Kind } from './body.js'
 import { createEnvelope } from './envelope.js'
 import { createEnvelopeV2, signEnvelopeV2 } from './envelope-v2.js'

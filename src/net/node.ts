@@ -14,7 +14,7 @@ import { KEEP_ALIVE, type Libp2p, type PrivateKey } from '@libp2p/interface'
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
 import { hkdfSync } from 'node:crypto'
-import { TwinError } from '../errors.js'
+import { NetError } from './errors.js'
 import { selectRecord, validateRecordForKey } from './record.js'
 import { perHostGater, SERVICE_LIMITS, TWIN_LIMITS, type ConnectionLimits } from './limits.js'
 
@@ -153,10 +153,10 @@ export function peerAddress (text: string): { ma: Multiaddr, peerId: ReturnType<
   try {
     ma = multiaddr(text)
   } catch {
-    throw new TwinError('ADDRESS_INVALID', `"${text}" is not a multiaddr`)
+    throw new NetError('ADDRESS_INVALID', `"${text}" is not a multiaddr`)
   }
   const p2p = ma.getComponents().findLast(c => c.name === 'p2p')
-  if (p2p?.value === undefined) throw new TwinError('ADDRESS_INVALID', `"${text}" does not end in /p2p/<peer id>`)
+  if (p2p?.value === undefined) throw new NetError('ADDRESS_INVALID', `"${text}" does not end in /p2p/<peer id>`)
   return { ma, peerId: peerIdFromString(p2p.value) }
 }
 

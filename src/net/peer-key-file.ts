@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { z } from 'zod'
-import { TwinError } from '../errors.js'
+import { NetError } from './errors.js'
 import { fromBase64url, toBase64url } from '../wire/index.js'
-import { writeFileAtomic } from '../twin/home.js'
+import { writeFileAtomic } from '../fs/index.js'
 
 const schema = z.strictObject({ format: z.string().max(50), seed: z.string().max(100) })
 
@@ -30,6 +30,6 @@ export function loadOrCreatePeerSeed (home: string, name: string, format: string
     if (seed.length !== 32) throw new Error('length')
     return seed
   } catch {
-    throw new TwinError('KEYFILE_INVALID', `the key file ${path} is damaged`)
+    throw new NetError('KEYFILE_INVALID', `the key file ${path} is damaged`)
   }
 }

@@ -4,7 +4,8 @@ import {
   decodeDocument, decodeKeyEvent, encodeDocument, encodeKeyEvent, verifyDocument, verifyKel,
   type KelState, type SignedDocument, type SignedKeyEvent, type TwinDocument
 } from '../identity/index.js'
-import { DecodeError, TwinError } from '../errors.js'
+import { DecodeError } from '../errors.js'
+import { NetError } from './errors.js'
 
 /**
  * A twin record: everything needed to find and check a twin, self-verifying from its id alone.
@@ -80,7 +81,7 @@ export function decodeRecord (bytes: Uint8Array, expectedId?: string): TwinRecor
 
 /** Orders two records of one twin: the longer key event log wins, then the higher document sequence. */
 export function compareRecords (a: TwinRecord, b: TwinRecord): number {
-  if (a.state.id !== b.state.id) throw new TwinError('RECORD_MISMATCH', 'records of two different twins cannot be compared')
+  if (a.state.id !== b.state.id) throw new NetError('RECORD_MISMATCH', 'records of two different twins cannot be compared')
   return a.state.sequence - b.state.sequence || a.doc.seq - b.doc.seq
 }
 

@@ -1,5 +1,5 @@
 import type { Db } from '../db/index.js'
-import { TwinError } from '../errors.js'
+import { NetError } from './errors.js'
 import { compareRecords, decodeRecord, recordKey, type TwinRecord } from './record.js'
 import type { TwinLibp2p } from './node.js'
 
@@ -91,7 +91,7 @@ export class Resolver {
         best = this.remember(bytes, id)
       } catch { /* an invalid record from the network is ignored */ }
     }
-    if (best === undefined) throw new TwinError('TWIN_NOT_FOUND', `cannot find twin ${id}: no record in the DHT or at the relays`)
+    if (best === undefined) throw new NetError('TWIN_NOT_FOUND', `cannot find twin ${id}: no record in the DHT or at the relays`)
     return best
   }
 

@@ -1,6 +1,6 @@
 import { chmodSync, mkdirSync, statSync } from 'node:fs'
-import { TwinError } from '../errors.js'
-import { acquireLock } from '../twin/lock.js'
+import { NetError } from './errors.js'
+import { acquireLock } from '../fs/index.js'
 import { Cleanups } from './cleanups.js'
 import { loadOrCreatePeerSeed } from './peer-key-file.js'
 import type { TwinLibp2p } from './node.js'
@@ -27,13 +27,13 @@ export abstract class NodeRole {
   /** Makes the private home folder, takes its lock, and returns the node's key seed (created on first start). */
   protected prepareHome (home: string, role: 'relay' | 'storage'): Uint8Array {
     mkdirSync(home, { recursive: true, mode: 0o700 })
-    if (!statSync(home).isDirectory()) throw new TwinError('HOME_INVALID', `${home} is not a folder`)
+    if (!statSync(home).isDirectory()) throw new NetError('HOME_INVALID', `${home} is not a folder`)
     // mkdir's mode applies only to a folder it creates; an existing one may be 0755 or 0777,
     // and it holds the node's key.
     try {
       chmodSync(home, 0o700)
     } catch (err) {
-      throw new TwinError('HOME_INVALID', `cannot make ${home} private (mode 0700): ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+      throw new NetError('HOME_INVALID', `cannot make ${home} private (mode 0700): ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
     }
     this.cleanups.add(acquireLock(home, role))
     return loadOrCreatePeerSeed(home, `${role}-key.json`, `twin-${role}-key/1`)

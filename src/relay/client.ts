@@ -1,10 +1,8 @@
 import type { PeerId, Stream } from '@libp2p/interface'
 import { z } from 'zod'
-import { RequestStream } from '../net/request-stream.js'
-import { FrameStream } from '../net/frames.js'
-import { peerAddress, type TwinLibp2p } from '../net/node.js'
+import { RequestStream, FrameStream, peerAddress, type TwinLibp2p } from '../net/index.js'
 import { bytesSchema, encodeCbor } from '../wire/index.js'
-import { TwinError } from '../errors.js'
+import { RelayError } from './errors.js'
 import { MAILBOX_PROTOCOL, MAX_MAILBOX_REQUEST_BYTES } from './service.js'
 
 const depositReplySchema = z.union([
@@ -37,7 +35,7 @@ export class RelayClient {
     void this.node.peerStore.merge(peerId, { multiaddrs: [ma.decapsulate('/p2p')] }).catch(() => {})
     this.requests = new RequestStream(
       async () => new FrameStream(await this.dial()),
-      message => new TwinError('RELAY_UNREACHABLE', `relay ${this.peerId.toString()}: ${message}`),
+      message => new RelayError('RELAY_UNREACHABLE', `relay ${this.peerId.toString()}: ${message}`),
       REPLY_TIMEOUT_MS
     )
   }
@@ -46,7 +44,7 @@ export class RelayClient {
     try {
       return await this.node.dialProtocol(this.peerId, MAILBOX_PROTOCOL, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
     } catch (err) {
-      throw new TwinError('RELAY_UNREACHABLE', `cannot reach relay ${this.peerId.toString()}: ${(err as Error).message}`)
+      throw new RelayError('RELAY_UNREACHABLE', `cannot reach relay ${this.peerId.toString()}: ${(err as Error).message}`)
     }
   }
 
@@ -67,7 +65,7 @@ export class RelayClient {
 
   private async put (frame: { op: 'put', env: Uint8Array, rec?: Uint8Array }): Promise<DepositReply> {
     const parsed = depositReplySchema.safeParse(await this.requests.request(frame))
-    if (!parsed.success) throw new TwinError('RELAY_PROTOCOL', `relay ${this.peerId.toString()} answered a deposit with something else than a deposit reply`)
+    if (!parsed.success) throw new RelayError('RELAY_PROTOCOL', `relay ${this.peerId.toString()} answered a deposit with something else than a deposit reply`)
     return parsed.data
   }
 

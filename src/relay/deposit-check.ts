@@ -1,7 +1,6 @@
 import { normalizeTwinId } from '../identity/index.js'
 import { equalBytes } from '../wire/index.js'
-import { MAX_FRAME_BYTES } from '../net/frames.js'
-import { decodeRecord } from '../net/record.js'
+import { MAX_FRAME_BYTES, decodeRecord } from '../net/index.js'
 import { checkEnvelopeLifetime, decodeEnvelope, EnvelopeRejected, MAX_ENVELOPE_BYTES, verifyEnvelopeSignature, type AnyEnvelope } from '../messaging/index.js'
 import { DepositRefused, PUT_REFUSALS, type PutRefusal } from './errors.js'
 import { pushFrameBytes } from './push-frame.js'

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { TwinError } from '../errors.js'
+import { RelayError } from './errors.js'
 import { MAX_ENVELOPE_BYTES } from '../messaging/index.js'
 
 /** At most `messages` envelopes and `bytes` bytes (envelope bytes, as deposited). */
@@ -37,7 +37,7 @@ export function checkMailboxLimits (limits: MailboxLimits, name = (path: string)
   const parsed = limitsSchema.safeParse(limits)
   if (!parsed.success) {
     const issue = parsed.error.issues[0]
-    throw new TwinError('OPTION_INVALID', `${name(issue?.path.join('.') ?? '')} is not valid: ${issue?.message ?? 'wrong shape'}`)
+    throw new RelayError('OPTION_INVALID', `${name(issue?.path.join('.') ?? '')} is not valid: ${issue?.message ?? 'wrong shape'}`)
   }
   return parsed.data
 }

@@ -1,4 +1,4 @@
-import { MAX_FRAME_BYTES } from '../net/frames.js'
+import { MAX_FRAME_BYTES } from '../net/index.js'
 
 /** Most envelopes pushed in one frame, whatever their size (keeps each acknowledgement small). */
 export const PUSH_MAX_ENVELOPES = 256

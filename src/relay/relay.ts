@@ -1,7 +1,6 @@
 import { join } from 'node:path'
 import { openDb, type Db } from '../db/index.js'
-import { createRelayNode, peerKeyFromSeed, stopNode } from '../net/node.js'
-import { NodeRole } from '../net/role.js'
+import { createRelayNode, peerKeyFromSeed, stopNode, NodeRole } from '../net/index.js'
 import { MailboxService } from './service.js'
 import { RelayStore } from './store.js'
 import { checkMailboxLimits, DEFAULT_MAILBOX_LIMITS, type MailboxLimits } from './limits.js'

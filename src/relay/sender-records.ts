@@ -1,4 +1,4 @@
-import { compareRecords, type TwinRecord } from '../net/record.js'
+import { compareRecords, type TwinRecord } from '../net/index.js'
 
 /** Most sender records a relay keeps in memory; records are at most 64 KiB, most a few KiB. */
 export const SENDER_RECORDS_MAX_ENTRIES = 4096

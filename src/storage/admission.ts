@@ -56,7 +56,7 @@ export class AdmissionStore {
   static open (home: string, options: { create?: boolean } = {}): AdmissionStore {
     const path = join(home, STORAGE_DB)
     if (options.create !== true && !existsSync(path)) {
-      throw new StorageNodeError('NODE_NOT_FOUND', `no storage node in ${home} (start it once with \`twin storage-node --home ${home}\`)`)
+      throw new StorageNodeError('STORAGE_NODE_NOT_FOUND', `no storage node in ${home} (start it once with \`twin storage-node --home ${home}\`)`)
     }
     return new AdmissionStore(openDb(path, { create: options.create === true, migrations: STORAGE_MIGRATIONS }))
   }

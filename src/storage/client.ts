@@ -1,13 +1,11 @@
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { FrameStream } from '../net/frames.js'
-import { RequestStream } from '../net/request-stream.js'
+import { FrameStream, RequestStream, type TwinLibp2p } from '../net/index.js'
+import { BackendError, type AuditProof, type ShardBackend } from '../shards/index.js'
 import { DownBackoff } from './backoff.js'
 import { storageCodec } from './frame-codec.js'
 import { Lanes } from './lanes.js'
-import type { TwinLibp2p } from '../net/node.js'
-import { BackendError, type AuditProof, type ShardBackend } from '../vault/index.js'
 import { MAX_STORAGE_FRAME, STORAGE_PROTOCOL } from './service.js'
 
 /** Long enough for a stale direct address to fail and a circuit through a relay to open. */

@@ -59,13 +59,13 @@ export function isInvite (text: string): boolean {
  */
 export function parseInvite (text: string): Invite {
   const t = text.trim()
-  if (!t.startsWith(INVITE_PREFIX)) throw new StorageNodeError('INVITE_INVALID', `an invite starts with ${INVITE_PREFIX}`)
-  if (t.length > MAX_INVITE_CHARS) throw new StorageNodeError('INVITE_INVALID', `the invite is longer than ${MAX_INVITE_CHARS} characters`)
+  if (!t.startsWith(INVITE_PREFIX)) throw new StorageNodeError('STORAGE_INVITE_INVALID', `an invite starts with ${INVITE_PREFIX}`)
+  if (t.length > MAX_INVITE_CHARS) throw new StorageNodeError('STORAGE_INVITE_INVALID', `the invite is longer than ${MAX_INVITE_CHARS} characters`)
   let parsed
   try {
     parsed = tokenSchema.parse(decodeCbor(fromBase64url(t.slice(INVITE_PREFIX.length), 'invite'), 'invite'))
   } catch {
-    throw new StorageNodeError('INVITE_INVALID', 'the invite is damaged or truncated (copy the whole token)')
+    throw new StorageNodeError('STORAGE_INVITE_INVALID', 'the invite is damaged or truncated (copy the whole token)')
   }
   const { inv, sig } = parsed
   let key: Uint8Array | undefined
@@ -73,7 +73,7 @@ export function parseInvite (text: string): Invite {
     const peer = peerIdFromString(inv.peer)
     key = peer.type === 'Ed25519' ? peer.publicKey.raw : undefined
   } catch { /* reported below */ }
-  if (key === undefined) throw new StorageNodeError('INVITE_INVALID', 'the invite does not name an Ed25519 peer id')
-  if (!verifyWithContext(key, INVITE_CONTEXT, encodeCbor(inv), sig)) throw new StorageNodeError('INVITE_INVALID', 'the invite\'s signature is not its node\'s')
+  if (key === undefined) throw new StorageNodeError('STORAGE_INVITE_INVALID', 'the invite does not name an Ed25519 peer id')
+  if (!verifyWithContext(key, INVITE_CONTEXT, encodeCbor(inv), sig)) throw new StorageNodeError('STORAGE_INVITE_INVALID', 'the invite\'s signature is not its node\'s')
   return { peer: inv.peer, addrs: inv.addrs, quota: inv.quota, expires: inv.expires, secret: inv.secret }
 }

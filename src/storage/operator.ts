@@ -48,9 +48,9 @@ function checkQuota (home: string, store: AdmissionStore, quota: number | undefi
     const s = statfsSync(dir)
     disk = s.blocks * s.bsize
   } catch {
-    throw new StorageNodeError('NODE_NOT_FOUND', `cannot read the shard folder ${dir} of this storage node`)
+    throw new StorageNodeError('STORAGE_NODE_NOT_FOUND', `cannot read the shard folder ${dir} of this storage node`)
   }
-  if (quota > disk) throw new StorageNodeError('QUOTA_TOO_LARGE', `a quota of ${formatSize(quota)} is larger than the disk that holds ${dir} (${formatSize(disk)})`)
+  if (quota > disk) throw new StorageNodeError('STORAGE_QUOTA_TOO_LARGE', `a quota of ${formatSize(quota)} is larger than the disk that holds ${dir} (${formatSize(disk)})`)
 }
 
 function defaultQuota (store: AdmissionStore): number {
@@ -65,7 +65,7 @@ export function createInvite (home: string, options: { quota?: number, expiresIn
     checkQuota(home, store, options.quota)
     const peer = store.setting(NODE_SETTINGS.peer)
     const addrs = JSON.parse(store.setting(NODE_SETTINGS.addresses) ?? '[]') as string[]
-    if (peer === undefined) throw new StorageNodeError('NODE_NOT_FOUND', `the storage node in ${home} has not started yet (start it once with \`twin storage-node --home ${home}\`)`)
+    if (peer === undefined) throw new StorageNodeError('STORAGE_NODE_NOT_FOUND', `the storage node in ${home} has not started yet (start it once with \`twin storage-node --home ${home}\`)`)
     const seed = loadOrCreatePeerSeed(home, 'storage-key.json', 'twin-storage-key/1')
     const secret = inviteSecret()
     const expires = now + options.expiresInMs

@@ -2,29 +2,21 @@ import { randomBytes } from 'node:crypto'
 import { rmSync } from 'node:fs'
 import { EventEmitter } from 'node:events'
 import { openDb, type Db } from '../db/index.js'
-import { TwinError } from '../errors.js'
 import {
-  createDocument, ed25519DidKey, ed25519PrivateKey, normalizeTwinId, x25519DidKey, x25519PrivateKey,
-  type GenerationSecrets
+  createDocument, ed25519DidKey, ed25519PrivateKey, normalizeTwinId, signWithContext, verifyWithContext, x25519DidKey, x25519PrivateKey,
+  IdentityStore, type GenerationSecrets
 } from '../identity/index.js'
-import { IdentityStore } from '../identity/store.js'
-import { createTwinNode, peerKeyFromSigningSeed, stopNode } from '../net/node.js'
-import { encodeRecord } from '../net/record.js'
-import { Resolver } from '../net/resolver.js'
+import { createTwinNode, peerKeyFromSigningSeed, stopNode, encodeRecord, Resolver, NodeRole } from '../net/index.js'
 import { ENVELOPE_VERSIONS, Messaging, MessageStore, type OutboxRow, type Timing } from '../messaging/index.js'
-import { RelayClient } from '../relay/client.js'
-import { createApi, listenApi, loopbackHosts } from '../api/server.js'
-import { mountVaultApi } from '../api/vault-routes.js'
-import { apiFilePath } from '../api/client.js'
-import type { CallBody, SendBody } from '../api/schemas.js'
+import { RelayClient } from '../relay/index.js'
+import { createApi, listenApi, loopbackHosts, mountVaultApi, apiFilePath, type CallBody, type SendBody } from '../api/index.js'
 import { toHex } from '../wire/index.js'
 import { openIdentity, unlockKeys, type TwinIdentity } from './identity.js'
 import { VaultService } from './vault-service.js'
-import { signWithContext, verifyWithContext } from '../identity/index.js'
-import { ROOT_CONTEXT } from '../storage/service.js'
-import { acquireLock } from './lock.js'
-import { NodeRole } from '../net/role.js'
-import { tightenHome, writeFileAtomic } from './home.js'
+import { ROOT_CONTEXT } from '../storage/index.js'
+import { acquireLock, writeFileAtomic } from '../fs/index.js'
+import { tightenHome } from './home.js'
+import { LocalTwinError } from './errors.js'
 
 export interface StartOptions {
   /** Multiaddrs to listen on directly (default: all interfaces, a free TCP port). */
@@ -111,7 +103,7 @@ export class TwinDaemon extends NodeRole {
 
     // The vault: local folders until storage nodes are added.
     if (this.secrets.vault === undefined) {
-      throw new TwinError('VAULT_KEY_MISSING', 'this twin\'s key file has no vault key (it was made before the vault existed): run `twin rotate --phrase-file FILE` once to add it')
+      throw new LocalTwinError('VAULT_KEY_MISSING', 'this twin\'s key file has no vault key (it was made before the vault existed): run `twin rotate --phrase-file FILE` once to add it')
     }
     this.vault = new VaultService(this.db, this.secrets.vault, this.home, { node: this.node, record: () => this.publishRecord(), relays: () => this.ownRelays }, {
       id: this.identity.state.id,

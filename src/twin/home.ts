@@ -1,7 +1,7 @@
-import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readdirSync, renameSync, rmSync, statSync, writeSync } from 'node:fs'
+import { chmodSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs'
 import { homedir } from 'node:os'
-import { dirname, join, resolve } from 'node:path'
-import { TwinError } from '../errors.js'
+import { join, resolve } from 'node:path'
+import { LocalTwinError } from './errors.js'
 
 /** Files in a twin's home folder. */
 export interface HomePaths {
@@ -34,13 +34,13 @@ export function prepareNewHome (home: string): HomePaths {
     entries = readdirSync(home)
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code
-    if (code === 'ENOTDIR') throw new TwinError('HOME_INVALID', `${home} is a file, not a folder`)
-    if (code !== 'ENOENT') throw new TwinError('HOME_INVALID', `cannot read ${home}: ${code ?? 'error'}`)
+    if (code === 'ENOTDIR') throw new LocalTwinError('HOME_INVALID', `${home} is a file, not a folder`)
+    if (code !== 'ENOENT') throw new LocalTwinError('HOME_INVALID', `cannot read ${home}: ${code ?? 'error'}`)
   }
   if (entries !== undefined) {
-    if (entries.includes('twin.db')) throw new TwinError('HOME_HAS_TWIN', `${home} already holds a twin; nothing was changed`)
+    if (entries.includes('twin.db')) throw new LocalTwinError('HOME_HAS_TWIN', `${home} already holds a twin; nothing was changed`)
     const others = entries.filter(e => !LEFTOVERS.has(e))
-    if (others.length > 0) throw new TwinError('HOME_NOT_EMPTY', `${home} is not empty; choose an empty or new folder for a twin`)
+    if (others.length > 0) throw new LocalTwinError('HOME_NOT_EMPTY', `${home} is not empty; choose an empty or new folder for a twin`)
     for (const e of entries) rmSync(join(home, e), { force: true })
   }
   mkdirSync(home, { recursive: true, mode: 0o700 })
@@ -49,7 +49,7 @@ export function prepareNewHome (home: string): HomePaths {
   try {
     chmodSync(home, 0o700)
   } catch (err) {
-    throw new TwinError('HOME_INVALID', `cannot make ${home} private (mode 0700): ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    throw new LocalTwinError('HOME_INVALID', `cannot make ${home} private (mode 0700): ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
   }
   return paths
 }
@@ -63,13 +63,13 @@ export function tightenHome (home: string): void {
   try {
     mode = statSync(home).mode
   } catch (err) {
-    throw new TwinError('HOME_INVALID', `cannot read ${home}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    throw new LocalTwinError('HOME_INVALID', `cannot read ${home}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
   }
   if ((mode & 0o077) === 0) return
   try {
     chmodSync(home, 0o700)
   } catch (err) {
-    throw new TwinError('HOME_INVALID', `${home} can be read by other users (mode ${(mode & 0o777).toString(8)}) and cannot be made private: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    throw new LocalTwinError('HOME_INVALID', `${home} can be read by other users (mode ${(mode & 0o777).toString(8)}) and cannot be made private: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
   }
 }
 
@@ -79,27 +79,7 @@ export function existingHome (home: string): HomePaths {
   try {
     statSync(paths.db)
   } catch {
-    throw new TwinError('NOT_A_TWIN', `no twin in ${home} (create one with \`twin init --home ${home}\`)`)
+    throw new LocalTwinError('NOT_A_TWIN', `no twin in ${home} (create one with \`twin init --home ${home}\`)`)
   }
   return paths
-}
-
-/** Writes a file with mode 0600 so that a crash leaves either the old or the new content. */
-export function writeFileAtomic (path: string, text: string): void {
-  const tmp = path + '.tmp'
-  const fd = openSync(tmp, 'w', 0o600)
-  try {
-    writeSync(fd, text)
-    fsyncSync(fd)
-  } finally {
-    closeSync(fd)
-  }
-  renameSync(tmp, path)
-  syncDir(dirname(path))
-}
-
-/** Makes a rename durable by syncing its folder. */
-export function syncDir (dir: string): void {
-  const fd = openSync(dir, 'r')
-  try { fsyncSync(fd) } finally { closeSync(fd) }
 }

@@ -1,13 +1,13 @@
 import { readFileSync, renameSync } from 'node:fs'
-import { TwinError } from '../errors.js'
 import { openDb } from '../db/index.js'
 import {
   createDocument, createIdentity, formatKelFile, formatKeyFile, generatePhrase, keyFileIsEncrypted, MAX_NAME_LENGTH,
-  parseKelFile, parseKeyFile, restoreIdentity, rotateIdentity, signContent, verifyDocument,
+  parseKelFile, parseKeyFile, restoreIdentity, rotateIdentity, signContent, verifyDocument, IdentityStore, KeyFileError,
   type ContentSignature, type GenerationSecrets, type KelExport, type KelState, type NewIdentity, type SignedDocument, type SignedKeyEvent
 } from '../identity/index.js'
-import { IdentityStore } from '../identity/store.js'
-import { existingHome, prepareNewHome, syncDir, writeFileAtomic, type HomePaths } from './home.js'
+import { syncDir, writeFileAtomic } from '../fs/index.js'
+import { existingHome, prepareNewHome, type HomePaths } from './home.js'
+import { LocalTwinError } from './errors.js'
 
 /** A twin's identity as its home folder holds it: verified on every open. */
 export interface TwinIdentity {
@@ -21,9 +21,9 @@ export interface TwinIdentity {
 /** Checks a display name: at most 200 characters, no control characters. */
 export function validateName (name: string): string {
   const trimmed = name.trim()
-  if (trimmed.length > MAX_NAME_LENGTH) throw new TwinError('NAME_INVALID', `a name has at most ${MAX_NAME_LENGTH} characters`)
+  if (trimmed.length > MAX_NAME_LENGTH) throw new LocalTwinError('NAME_INVALID', `a name has at most ${MAX_NAME_LENGTH} characters`)
   // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new TwinError('NAME_INVALID', 'a name cannot contain control characters')
+  if (/[\u0000-\u001f\u007f]/.test(trimmed)) throw new LocalTwinError('NAME_INVALID', 'a name cannot contain control characters')
   return trimmed
 }
 
@@ -78,7 +78,7 @@ export function openIdentity (home: string): TwinIdentity {
   const db = openDb(paths.db)
   try {
     const { events, state, document } = new IdentityStore(db).load()
-    if (document === undefined) throw new TwinError('DOCUMENT_MISSING', 'the twin\'s document is missing')
+    if (document === undefined) throw new LocalTwinError('DOCUMENT_MISSING', 'the twin\'s document is missing')
     return { paths, state, events, document, name: document.d.name }
   } finally {
     db.close()
@@ -94,7 +94,7 @@ function readKeyFile (paths: HomePaths): string {
   try {
     return readFileSync(paths.keys, 'utf8')
   } catch {
-    throw new TwinError('KEYFILE_MISSING', `the twin's key file ${paths.keys} is missing`)
+    throw new LocalTwinError('KEYFILE_MISSING', `the twin's key file ${paths.keys} is missing`)
   }
 }
 
@@ -117,12 +117,12 @@ export function signWithTwin (identity: TwinIdentity, digest: Uint8Array, passph
 export function rotateTwin (identity: TwinIdentity, phrase: string, passphrase?: string): TwinIdentity {
   const base = createIdentity(phrase)
   if (base.state.id !== identity.state.id) {
-    throw new TwinError('PHRASE_WRONG_TWIN', `this recovery phrase is for twin ${base.state.id}, not ${identity.state.id}; nothing was changed`)
+    throw new LocalTwinError('PHRASE_WRONG_TWIN', `this recovery phrase is for twin ${base.state.id}, not ${identity.state.id}; nothing was changed`)
   }
   const keyText = readKeyFileOrNull(identity.paths)
   const encrypted = keyText !== null && keyFileIsEncrypted(keyText)
   if (encrypted && (passphrase === undefined || passphrase === '')) {
-    throw new TwinError('KEYFILE_LOCKED', 'this twin\'s keys are protected by a passphrase: set TWIN_PASSPHRASE to rotate them; nothing was changed')
+    throw new KeyFileError('KEYFILE_LOCKED', 'this twin\'s keys are protected by a passphrase: set TWIN_PASSPHRASE to rotate them; nothing was changed')
   }
   // An interrupted rotation: the log is ahead of the key file. Rewrite the key file only.
   if (keyText !== null && keyGeneration(keyText) === identity.state.sequence - 1) {

@@ -1,4 +1,5 @@
-export { resolveHome, homePaths, writeFileAtomic, type HomePaths } from './home.js'
+export { resolveHome, homePaths, prepareNewHome, type HomePaths } from './home.js'
+export { LocalTwinError, TWIN_ERRORS, type LocalTwinErrorCode } from './errors.js'
 export {
   initTwin, restoreTwin, openIdentity, rotateTwin, unlockKeys, signWithTwin, exportKel, validateName,
   type TwinIdentity

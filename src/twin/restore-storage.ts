@@ -1,8 +1,6 @@
 import type { Db } from '../db/index.js'
 import type { TwinDocument } from '../identity/index.js'
-import { VaultKeys } from '../vault/crypto.js'
-import { openLocator, type NodeLocation } from '../vault/locator.js'
-import { VaultStore } from '../vault/store.js'
+import { VaultKeys, VaultStore, openLocator, type NodeLocation } from '../vault/index.js'
 
 /**
  * At restore: remembers the storage nodes the twin's last document names, so that `twin start`

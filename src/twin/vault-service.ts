@@ -2,18 +2,17 @@ import { constants as fsConstants } from 'node:fs'
 import { lstat, open, readdir, stat, type FileHandle } from 'node:fs/promises'
 import { basename, join, resolve } from 'node:path'
 import { TwinError } from '../errors.js'
+import { KeyFileError } from '../identity/index.js'
 import type { Db } from '../db/index.js'
 import { sha256, toHex } from '../wire/index.js'
 import {
-  BackendError, FolderShardStore, VaultError, MAX_LOCATOR_ADDRS, Vault, VaultKeys, VaultStore, codeFor, estimateDurability, openLocator, sealLocator, vaultPath,
-  type NodeLocation, type PeerRow, type Progress, type PutResult, type RootSigner, type ShardBackend
+  Vault, VaultError, VaultKeys, VaultStore, codeFor, estimateDurability, openLocator, sealLocator, vaultPath, MAX_LOCATOR_ADDRS,
+  type NodeLocation, type PeerRow, type Progress, type PutResult, type RootSigner
 } from '../vault/index.js'
-import { StorageNodeBackend, type StorageNodeTarget } from '../storage/client.js'
-import { isInvite, parseInvite } from '../storage/invite.js'
-import { StorageNodeError } from '../storage/errors.js'
+import { BackendError, FolderShardStore, type ShardBackend } from '../shards/index.js'
+import { StorageNodeBackend, type StorageNodeTarget, isInvite, parseInvite, StorageNodeError } from '../storage/index.js'
 import type { IdentifyResult } from '@libp2p/interface'
-import type { TwinLibp2p } from '../net/node.js'
-import { peerAddress } from '../net/node.js'
+import { type TwinLibp2p, peerAddress } from '../net/index.js'
 
 /** Number of local folders of the embedded default: enough for the 4 + 2 code. */
 export const LOCAL_FOLDERS = 6
@@ -64,7 +63,7 @@ export class VaultService {
     const check = toHex(sha256(new TextEncoder().encode('twin/v1/vault-check'), vaultKey))
     const known = this.store.setting('key-check')
     if (known === undefined) this.store.setSetting('key-check', check)
-    else if (known !== check) throw new VaultError('KEYFILE_MISMATCH', 'the vault key in the key file is not this vault\'s (damaged or tampered key file)')
+    else if (known !== check) throw new KeyFileError('KEYFILE_MISMATCH', 'the vault key in the key file is not this vault\'s (damaged or tampered key file)')
     if (this.store.peers(true).length === 0) {
       for (let i = 0; i < LOCAL_FOLDERS; i++) this.store.addPeer(`local:${i}`, join(home, 'vault', `local-${i}`), 'local')
     }
@@ -253,7 +252,7 @@ export class VaultService {
     let invite: Uint8Array | undefined
     if (isInvite(input)) {
       const inv = parseInvite(input)
-      if (inv.expires <= Date.now()) throw new StorageNodeError('INVITE_EXPIRED', `this invite expired at ${new Date(inv.expires).toISOString()}; ask the node's operator for a new one`)
+      if (inv.expires <= Date.now()) throw new StorageNodeError('STORAGE_INVITE_EXPIRED', `this invite expired at ${new Date(inv.expires).toISOString()}; ask the node's operator for a new one`)
       id = inv.peer
       given = inv.addrs
       invite = inv.secret
@@ -369,7 +368,7 @@ const OPEN_NAMED = fsConstants.O_RDONLY | (fsConstants.O_NONBLOCK ?? 0)
 
 /** Opens `path` and checks that it is still the regular file that was listed; refuses it, naming it, if not. */
 async function openListed (path: string, listed: Identity, follow: boolean): Promise<FileHandle> {
-  const swapped = (what: string): TwinError =>
+  const swapped = (what: string): VaultError =>
     new VaultError('FILE_CHANGED', `${path} was replaced by ${what} while it was being stored; it was not stored (check the folder and store it again)`)
   let handle: FileHandle
   try {

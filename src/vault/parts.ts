@@ -1,4 +1,4 @@
-import type { ShardBackend } from './backend.js'
+import type { ShardBackend } from '../shards/index.js'
 import type { VaultKeys } from './crypto.js'
 import type { VaultStore } from './store.js'
 

@@ -1,4 +1,4 @@
-import type { ShardBackend } from './backend.js'
+import type { ShardBackend } from '../shards/index.js'
 import { VaultError } from './errors.js'
 import type { Upload } from './parts.js'
 

@@ -1,4 +1,4 @@
-import type { ShardBackend } from './backend.js'
+import type { ShardBackend } from '../shards/index.js'
 import type { VaultKeys } from './crypto.js'
 import { VaultHealth, type AuditResult, type HealthSummary, type RepairResult, type VerifyResult } from './health.js'
 import type { VaultParts } from './parts.js'

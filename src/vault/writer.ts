@@ -4,11 +4,11 @@ import { chunkStream, DEFAULT_CHUNKING } from './chunker.js'
 import { encryptChunk } from './crypto.js'
 import { encodeShards } from './erasure.js'
 import { VaultError } from './errors.js'
-import { merkleRoot } from './merkle.js'
+import { merkleRoot } from '../shards/index.js'
 import { activeBackends, type Upload, type VaultParts } from './parts.js'
 import { vaultPath } from './paths.js'
 import { codeFor, placeShards } from './placement.js'
-import type { ShardBackend } from './backend.js'
+import type { ShardBackend } from '../shards/index.js'
 import type { ChunkRow, FileVersion, ShardRow } from './store.js'
 
 export interface PutResult { path: string, size: number, hash: string, version: number }

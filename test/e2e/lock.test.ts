@@ -17,7 +17,7 @@ const ROUND_MS = 5
 // A contender: takes the lock of each round's home with the built module, as `twin start` does,
 // keeps what it took until it is told to exit, and reports each round as one JSON line.
 const CONTENDER = `
-import { acquireLock } from ${JSON.stringify(new URL('../../dist/twin/lock.js', import.meta.url).href)}
+import { acquireLock } from ${JSON.stringify(new URL('../../dist/fs/index.js', import.meta.url).href)}
 import { join } from 'node:path'
 const [dir, rounds, startAt, roundMs] = process.argv.slice(2)
 for (let r = 0; r < Number(rounds); r++) {

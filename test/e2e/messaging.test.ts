@@ -1,4 +1,4 @@
-import { existsSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -87,6 +87,21 @@ describe('a relay and two running twins', () => {
     const stranger = await twinJson(['init', '--home', at('stranger')])
     expectCleanFailure(await twin(['send', stranger.id, 'hi', '--home', alice.home]), /cannot find twin/)
     expectCleanFailure(await twin(['send', 'not-an-id', 'hi', '--home', alice.home]), /twin id is not valid/)
+  })
+
+  it('answers a vault read of a missing path with 404 NOT_FOUND, and documents every vault route with its errors', async () => {
+    const file = JSON.parse(readFileSync(join(alice.home, 'api.json'), 'utf8'))
+    const res = await fetch(`${file.url}/v1/vault/file?path=/nothing-here`, { headers: { authorization: `Bearer ${file.token}` } })
+    expect(res.status).toBe(404)
+    expect(await res.json()).toEqual({ code: 'NOT_FOUND', error: 'no file /nothing-here in the vault' })
+    // The CLI reports it as before: one line, exit 1, and the code with --json.
+    const get = await twin(['get', '/nothing-here', '--json', '--home', alice.home])
+    expect(get.code).toBe(1)
+    expect(JSON.parse(get.stdout)).toEqual({ code: 'NOT_FOUND', error: 'no file /nothing-here in the vault' })
+    const paths = (await api(alice.home, 'GET', '/v1/openapi.json')).paths
+    for (const route of ['put', 'file', 'ls', 'versions', 'rm', 'mv', 'shards', 'verify', 'repair']) expect(paths).toHaveProperty([`/v1/vault/${route}`])
+    for (const route of ['status', 'ls', 'add', 'remove']) expect(paths).toHaveProperty([`/v1/storage/${route}`])
+    expect(paths['/v1/vault/file'].get.responses['404'].content['application/json'].schema.properties.code.enum).toEqual(['NOT_FOUND'])
   })
 })
 

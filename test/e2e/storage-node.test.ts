@@ -5,9 +5,9 @@ import { tempDir } from './helpers.js'
 import { Procs } from './processes.js'
 import { backendSuite } from '../unit/backend-suite.js'
 import { createClientNode, stopNode, type TwinLibp2p } from '../../src/net/node.js'
-import { BackendError } from '../../src/vault/backend.js'
+import { BackendError } from '../../src/shards/errors.js'
 import { nodeBackend, twinClient as newTwinClient, type TwinClient } from './storage-clients.js'
-import { merkleRoot } from '../../src/vault/merkle.js'
+import { merkleRoot } from '../../src/shards/merkle.js'
 
 // The storage node process, reached over libp2p the way a twin reaches it.
 const tmp = tempDir('twin-sn-')

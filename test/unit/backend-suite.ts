@@ -1,7 +1,7 @@
 import { describe, expect, it, beforeAll, afterAll } from 'vitest'
 import { randomBytes } from 'node:crypto'
-import { BackendError, type ShardBackend } from '../../src/vault/backend.js'
-import { LEAF_SIZE, merkleRoot, verifyMerkleProof } from '../../src/vault/merkle.js'
+import { BackendError, type ShardBackend } from '../../src/shards/index.js'
+import { LEAF_SIZE, merkleRoot, verifyMerkleProof } from '../../src/shards/merkle.js'
 
 /**
  * The compliance suite every shard backend passes (local folder, storage node): run it with a

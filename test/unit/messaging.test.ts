@@ -18,6 +18,7 @@ import type { TwinLibp2p } from '../../src/net/node.js'
 import { openDb } from '../../src/db/index.js'
 import { MIGRATIONS } from '../../src/db/migrations.js'
 import { TwinError } from '../../src/errors.js'
+import { NetError } from '../../src/net/errors.js'
 import { utf8 } from '../../src/wire/index.js'
 
 const alice = createIdentity(generatePhrase())
@@ -202,7 +203,7 @@ describe('receive pipeline', () => {
       cached: (id: string) => id === alice.state.id ? known : undefined,
       resolve: async (id: string) => {
         await new Promise(resolve => setTimeout(resolve, 50))
-        if (id !== carol.state.id) throw new TwinError('TWIN_NOT_FOUND', 'unknown')
+        if (id !== carol.state.id) throw new NetError('TWIN_NOT_FOUND', 'unknown')
         return looked
       }
     }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { TwinError } from '../../src/errors.js'
+import { RelayError } from '../../src/relay/errors.js'
 import type { FrameStream } from '../../src/net/frames.js'
 import { RequestStream } from '../../src/net/request-stream.js'
 
@@ -21,7 +21,7 @@ describe('request stream', () => {
   afterEach(() => { process.off('unhandledRejection', onUnhandled) })
 
   it('fails a request whose write fails, and leaves no rejected promise unhandled', async () => {
-    const requests = new RequestStream(async () => brokenFrames(), message => new TwinError('TEST_FAILED', message), 5_000)
+    const requests = new RequestStream(async () => brokenFrames(), message => new RelayError('RELAY_UNREACHABLE', message), 5_000)
     await expect(requests.request({ op: 'get' })).rejects.toThrow(/the stream was reset/)
     // Unhandled rejections are reported after the microtask queue drains: give it a few turns.
     await new Promise(resolve => setTimeout(resolve, 20))

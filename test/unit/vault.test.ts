@@ -9,9 +9,9 @@ import { decodeCbor, encodeCbor } from '../../src/wire/index.js'
 import { ROOT_CONTEXT } from '../../src/storage/service.js'
 import { openForOwner, sealForOwner, VaultKeys } from '../../src/vault/crypto.js'
 import { VaultStore } from '../../src/vault/store.js'
-import { FolderShardStore } from '../../src/vault/local-store.js'
+import { FolderShardStore } from '../../src/shards/folder-store.js'
 import { Vault, type RootSigner } from '../../src/vault/vault.js'
-import type { ShardBackend } from '../../src/vault/backend.js'
+import type { ShardBackend } from '../../src/shards/backend.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'twin-vault-unit-'))
 afterAll(() => { rmSync(dir, { recursive: true, force: true }) })

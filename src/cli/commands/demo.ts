@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { TwinError } from '../../errors.js'
+import { CliError } from '../errors.js'
 import { initTwin } from '../../twin/index.js'
 import { apiError, callApi, fetchApi } from '../../api/client.js'
 import { createInvite } from '../../storage/operator.js'
@@ -24,11 +24,11 @@ function startChild (name: string, args: string[]): Child {
       const nl = out.indexOf('\n')
       if (nl !== -1) {
         const line = JSON.parse(out.slice(0, nl)) as { error?: string, addresses?: string[], id?: string }
-        if (line.error !== undefined) reject(new TwinError('DEMO_FAILED', `${name} did not start: ${line.error}`))
+        if (line.error !== undefined) reject(new CliError('DEMO_FAILED', `${name} did not start: ${line.error}`))
         else resolve(line)
       }
     })
-    proc.on('exit', code => { reject(new TwinError('DEMO_FAILED', `${name} exited (${code}) before it was ready: ${err.trim().split('\n').pop() ?? ''}`)) })
+    proc.on('exit', code => { reject(new CliError('DEMO_FAILED', `${name} exited (${code}) before it was ready: ${err.trim().split('\n').pop() ?? ''}`)) })
   })
   ready.catch(() => {})
   return { name, proc, ready }
@@ -54,7 +54,7 @@ async function waitFor<T> (what: string, fn: () => Promise<T | undefined>, ms = 
     if (v !== undefined) return v
     await new Promise(resolve => setTimeout(resolve, 200))
   }
-  throw new TwinError('DEMO_FAILED', `timed out waiting for ${what}`)
+  throw new CliError('DEMO_FAILED', `timed out waiting for ${what}`)
 }
 
 /**
@@ -133,7 +133,7 @@ export async function demo (opts: { keep?: boolean, json?: boolean, exit?: boole
     if (!res.ok) throw await apiError(res)
     const lines = (await res.text()).trim().split('\n').map(l => JSON.parse(l) as { result?: unknown, error?: string })
     const last = lines[lines.length - 1]
-    if (last?.error !== undefined) throw new TwinError('DEMO_FAILED', `the put failed: ${last.error}`)
+    if (last?.error !== undefined) throw new CliError('DEMO_FAILED', `the put failed: ${last.error}`)
     say('- stored /holiday.bin (12 MiB) in alice\'s vault as 4 + 2 shards per chunk on the six storage nodes')
     const stopping = [nodes[0], nodes[1]] as Child[]
     for (const n of stopping) await stopChild(n)
@@ -146,7 +146,7 @@ export async function demo (opts: { keep?: boolean, json?: boolean, exit?: boole
     const got = createHash('sha256').update(Buffer.from(await back.arrayBuffer())).digest('hex')
     const intact = got === hash
     say(`- read /holiday.bin back with two nodes down: ${intact ? 'intact, byte for byte' : 'DIFFERENT (this is a bug)'}`)
-    if (!intact) throw new TwinError('DEMO_FAILED', 'the file read back differs')
+    if (!intact) throw new CliError('DEMO_FAILED', 'the file read back differs')
     summary.vault = { path: '/holiday.bin', size: 12 * 1024 * 1024, nodesStopped, intact }
     summary.twins = Object.fromEntries(Object.entries(twins).map(([k, t]) => [k, t]))
     summary.relay = relayAddress

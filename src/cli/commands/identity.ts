@@ -1,13 +1,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { TwinError } from '../../errors.js'
+import { CliError } from '../errors.js'
 import {
   createIdentity, derivePurposeKey, ed25519DidKey, normalizeTwinId, parseKelFile, parseSignature, phraseToSeed, twinDid, verifyContentSignature, x25519DidKey,
   type KelExport, type SignedKeyEvent, type TwinDocument
 } from '../../identity/index.js'
 import {
-  exportKel, initTwin, openIdentity, restoreTwin, rotateTwin, signWithTwin
-} from '../../twin/identity.js'
-import { prepareNewHome, resolveHome, writeFileAtomic } from '../../twin/home.js'
+  exportKel, initTwin, openIdentity, prepareNewHome, resolveHome, restoreTwin, rotateTwin, signWithTwin
+} from '../../twin/index.js'
+import { writeFileAtomic } from '../../fs/index.js'
 import { openDb } from '../../db/index.js'
 import { emit, warn } from '../output.js'
 import { describeFsError, hashFile, readPhrase, readUserFile } from '../inputs.js'
@@ -114,7 +115,7 @@ export function kelExport (file: string, opts: CommonOptions): void {
   try {
     writeFileAtomic(file, text)
   } catch (err) {
-    throw new TwinError('FILE_UNWRITABLE', `cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+    throw new CliError('FILE_UNWRITABLE', `cannot write ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
   }
   emit(opts.json, { id: identity.state.id, sequence: identity.state.sequence, file }, () =>
     `Wrote the key event log of twin ${identity.state.id} (${identity.events.length} event${identity.events.length === 1 ? '' : 's'}, key sequence ${identity.state.sequence}) to ${file}`)
@@ -128,7 +129,7 @@ export async function sign (file: string, opts: CommonOptions & { output?: strin
     try {
       writeFileSync(opts.output, signature + '\n')
     } catch (err) {
-      throw new TwinError('FILE_UNWRITABLE', `cannot write ${opts.output}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
+      throw new CliError('FILE_UNWRITABLE', `cannot write ${opts.output}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`)
     }
   }
   emit(opts.json, { signature }, () => signature)
@@ -138,7 +139,7 @@ export async function verify (file: string, sig: string, opts: CommonOptions & {
   const signature = parseSignature(signatureText(sig))
   if (opts.signer !== undefined) {
     const expected = normalizeTwinId(opts.signer)
-    if (expected !== signature.id) throw new TwinError('SIGNATURE_WRONG_SIGNER', `the signature was made by twin ${signature.id}, not ${expected}`)
+    if (expected !== signature.id) throw new CliError('SIGNATURE_WRONG_SIGNER', `the signature was made by twin ${signature.id}, not ${expected}`)
   }
   const known = knownKel(signature.id, opts)
   const digest = await hashFile(file)
@@ -157,7 +158,7 @@ function signatureText (sig: string): string {
   } catch (err) {
     // A file name is shown whole; a long argument (a mangled signature) only by its start.
     const shown = sig.length > 200 ? `${sig.slice(0, 40)}...` : sig
-    throw new TwinError('SIGNATURE_INVALID', `"${shown}" is neither a Twin signature (text starting with "${SIGNATURE_PREFIX}") nor a readable file (${describeFsError(err)})`)
+    throw new CliError('SIGNATURE_INVALID', `"${shown}" is neither a Twin signature (text starting with "${SIGNATURE_PREFIX}") nor a readable file (${describeFsError(err)})`)
   }
 }
 
@@ -165,7 +166,7 @@ function signatureText (sig: string): string {
 function knownKel (id: string, opts: CommonOptions & { kel?: string }): SignedKeyEvent[] | undefined {
   if (opts.kel !== undefined) {
     const exported = parseKelFile(readUserFile(opts.kel, 'key event log file'))
-    if (exported.state.id !== id) throw new TwinError('KEL_WRONG_TWIN', `the key event log in ${opts.kel} is for twin ${exported.state.id}, but the signature is by ${id}`)
+    if (exported.state.id !== id) throw new CliError('KEL_WRONG_TWIN', `the key event log in ${opts.kel} is for twin ${exported.state.id}, but the signature is by ${id}`)
     return exported.events
   }
   const home = resolveHome(opts.home)

@@ -1,4 +1,4 @@
-import { TwinError } from '../../errors.js'
+import { CliError } from '../errors.js'
 import { resolveHome } from '../../twin/home.js'
 import { callApi } from '../../api/client.js'
 import { emit, warn } from '../output.js'
@@ -38,7 +38,7 @@ function passphrase (): string | undefined {
 function port (text: string | undefined): number | undefined {
   if (text === undefined) return undefined
   const n = Number(text)
-  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new TwinError('OPTION_INVALID', `--api-port must be a port number from 0 to 65535, got "${text}"`)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new CliError('OPTION_INVALID', `--api-port must be a port number from 0 to 65535, got "${text}"`)
   return n
 }
 
@@ -60,7 +60,7 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
     passphrase: secret
   })
   await daemon.start()
-  const { reportOnSignal } = await import('../../net/report.js')
+  const { reportOnSignal } = await import('../../net/index.js')
   reportOnSignal('twin', () => daemon.node)
   const s = daemon.status()
   emit(opts.json, { id: s.id, peerId: s.peerId, addresses: s.addresses, api: daemon.apiUrl }, () =>
@@ -83,12 +83,12 @@ export interface RelayOptions extends CommonOptions {
 
 export async function relay (opts: RelayOptions): Promise<void> {
   keepRunningOnStrayErrors()
-  const { Relay } = await import('../../relay/relay.js')
+  const { Relay } = await import('../../relay/index.js')
   const home = resolveHome(opts.home)
   const limits = await relayLimits(opts)
   const r = new Relay(home, { listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], ...(opts.announce === undefined ? {} : { announce: opts.announce }), limits })
   await r.start()
-  const { reportOnSignal } = await import('../../net/report.js')
+  const { reportOnSignal } = await import('../../net/index.js')
   reportOnSignal('relay', () => r.node)
   const addresses = r.addresses()
   emit(opts.json, { peerId: r.node.peerId.toString(), addresses, limits }, () =>
@@ -107,13 +107,13 @@ const OPTION_OF_LIMIT: Record<string, string> = {
 }
 
 /** The mailbox limits from the options, each defaulting to DEFAULT_MAILBOX_LIMITS. */
-async function relayLimits (opts: RelayOptions): Promise<import('../../relay/limits.js').MailboxLimits> {
-  const { DEFAULT_MAILBOX_LIMITS: d, checkMailboxLimits } = await import('../../relay/limits.js')
+async function relayLimits (opts: RelayOptions): Promise<import('../../relay/index.js').MailboxLimits> {
+  const { DEFAULT_MAILBOX_LIMITS: d, checkMailboxLimits } = await import('../../relay/index.js')
   const { parseSize } = await import('../../storage/units.js')
   const count = (text: string | undefined, option: string, fallback: number): number => {
     if (text === undefined) return fallback
     const n = Number(text)
-    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new TwinError('OPTION_INVALID', `${option} must be a whole number of at least 1, got "${text}"`)
+    if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new CliError('OPTION_INVALID', `${option} must be a whole number of at least 1, got "${text}"`)
     return n
   }
   const size = (text: string | undefined, fallback: number): number => text === undefined ? fallback : parseSize(text)
@@ -126,7 +126,7 @@ async function relayLimits (opts: RelayOptions): Promise<import('../../relay/lim
 
 export async function send (to: string, text: string, opts: CommonOptions & { ttl?: string }): Promise<void> {
   const ttlSeconds = opts.ttl === undefined ? undefined : Number(opts.ttl)
-  if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds < 1)) throw new TwinError('OPTION_INVALID', '--ttl is a whole number of seconds')
+  if (ttlSeconds !== undefined && (!Number.isInteger(ttlSeconds) || ttlSeconds < 1)) throw new CliError('OPTION_INVALID', '--ttl is a whole number of seconds')
   const home = resolveHome(opts.home)
   const r = await callApi(home, 'POST', '/v1/messages', { to, text, ...(ttlSeconds === undefined ? {} : { ttlSeconds }) }) as { id: string, status: string }
   emit(opts.json, r, () => `message ${r.id} to ${to}: ${r.status}`)
@@ -154,11 +154,11 @@ export async function call (to: string, verb: string, json: string | undefined, 
     try {
       payload = JSON.parse(json)
     } catch {
-      throw new TwinError('JSON_INVALID', 'the request payload is not valid JSON')
+      throw new CliError('JSON_INVALID', 'the request payload is not valid JSON')
     }
   }
   const timeoutMs = opts.timeout === undefined ? 10_000 : Number(opts.timeout)
-  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new TwinError('OPTION_INVALID', '--timeout is a whole number of milliseconds')
+  if (!Number.isInteger(timeoutMs) || timeoutMs < 1) throw new CliError('OPTION_INVALID', '--timeout is a whole number of milliseconds')
   const home = resolveHome(opts.home)
   const r = await callApi(home, 'POST', '/v1/call', { to, verb, payload, timeoutMs }, { timeoutMs: timeoutMs + 10_000 }) as { response: unknown }
   emit(opts.json, r, () => JSON.stringify(r.response, null, 2))
@@ -180,9 +180,8 @@ export async function status (opts: CommonOptions): Promise<void> {
 
 /** Fetches a twin's key event log (and document) from the network, for `restore --bootstrap`. */
 export async function fetchKelFromNetwork (id: string, bootstrap: string[]): Promise<import('../../identity/index.js').KelExport | undefined> {
-  const { createClientNode, stopNode } = await import('../../net/node.js')
-  const { Resolver } = await import('../../net/resolver.js')
-  const { RelayClient } = await import('../../relay/client.js')
+  const { createClientNode, stopNode, Resolver } = await import('../../net/index.js')
+  const { RelayClient } = await import('../../relay/index.js')
   const node = await createClientNode()
   try {
     const relays = bootstrap.map(a => new RelayClient(node, a))

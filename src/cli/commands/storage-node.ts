@@ -11,7 +11,7 @@ const DEFAULT_INVITE_LIFETIME = '7d'
 export async function run (opts: CommonOptions & { dir?: string, quota?: string, open?: boolean, listen?: string[], announce?: string[], bootstrap?: string[] }): Promise<void> {
   const { keepRunningOnStrayErrors } = await import('./network.js')
   keepRunningOnStrayErrors()
-  const { StorageNode } = await import('../../storage/node.js')
+  const { StorageNode } = await import('../../storage/index.js')
   const home = resolveHome(opts.home)
   const quota = parseSize(opts.quota ?? DEFAULT_QUOTA, 'quota')
   const node = new StorageNode(home, {
@@ -23,7 +23,7 @@ export async function run (opts: CommonOptions & { dir?: string, quota?: string,
     ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap })
   })
   await node.start()
-  const { reportOnSignal } = await import('../../net/report.js')
+  const { reportOnSignal } = await import('../../net/index.js')
   reportOnSignal('storage-node', () => node.node)
   const addresses = node.addresses()
   const peerId = node.node.peerId.toString()

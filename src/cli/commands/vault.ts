@@ -2,9 +2,10 @@ import { createWriteStream, renameSync, rmSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
-import { TwinError } from '../../errors.js'
 import { resolveHome } from '../../twin/home.js'
 import { apiError, callApi, fetchApi } from '../../api/client.js'
+import { AnsweredError } from '../../api/errors.js'
+import { CliError } from '../errors.js'
 import { emit } from '../output.js'
 import type { CommonOptions } from './identity.js'
 
@@ -44,13 +45,13 @@ export async function put (file: string, opts: CommonOptions & { as?: string }):
         buffered = buffered.slice(nl + 1)
         if (line.progress !== undefined) bar.update(line.progress.path, line.progress.done, line.progress.total)
         else if (line.result !== undefined) result = line.result
-        else if (line.error !== undefined) throw new TwinError(line.code ?? 'PUT_FAILED', line.error)
+        else if (line.error !== undefined) throw line.code === undefined ? new CliError('PUT_FAILED', line.error) : new AnsweredError(line.code, line.error)
       }
     }
   } finally {
     bar.end()
   }
-  if (result === undefined) throw new TwinError('PUT_FAILED', 'the twin stopped before the file was stored')
+  if (result === undefined) throw new CliError('PUT_FAILED', 'the twin stopped before the file was stored')
   const r = result
   emit(opts.json, r.length === 1 ? r[0] as object : { files: r }, () => r.map(f => `${f.path}  ${human(f.size)}  sha256:${f.hash}  version ${f.version}`).join('\n'))
 }
@@ -77,7 +78,7 @@ export async function get (path: string, opts: CommonOptions & { output?: string
         renameSync(tmp, out)
       } catch (err) {
         rmSync(tmp, { force: true })
-        throw new TwinError('GET_FAILED', `cannot read ${path}: ${(err as Error).message}`)
+        throw new CliError('GET_FAILED', `cannot read ${path}: ${(err as Error).message}`)
       }
     }
   } finally {

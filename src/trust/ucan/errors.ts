@@ -1,4 +1,4 @@
-import { TwinError } from '../../errors.js'
+import { TwinError, type ErrorCodes } from '../../errors.js'
 
 /**
  * Two kinds of failure live here. Bytes or arguments that are not a UCAN at all (a decoder
@@ -8,10 +8,16 @@ import { TwinError } from '../../errors.js'
  * `message` is one sentence that can be shown to the person who was refused.
  */
 
+/** The codes of the trust part's errors, each with its HTTP status (docs/ERRORS.md). */
+export const UCAN_ERRORS = {
+  UCAN_INVALID: 400, // bytes or an argument that are not a UCAN 1.0 token, DID or CID as Twin reads it
+  UCAN_POLICY_INVALID: 400 // a policy that is not in the UCAN policy language
+} as const satisfies ErrorCodes
+
 /** A token, a DID, a CID or a builder argument that is not valid UCAN 1.0 as Twin reads it. */
 export class UcanError extends TwinError {
   constructor (message: string, options?: { cause?: unknown }) {
-    super('UCAN_INVALID', message, options)
+    super('UCAN_INVALID', UCAN_ERRORS.UCAN_INVALID, message, options)
     this.name = 'UcanError'
   }
 }
@@ -22,7 +28,7 @@ export class PolicyError extends TwinError {
   readonly at: string
 
   constructor (at: string, problem: string) {
-    super('UCAN_POLICY_INVALID', at === '' ? `the policy is not valid: ${problem}` : `the policy is not valid at ${at}: ${problem}`)
+    super('UCAN_POLICY_INVALID', UCAN_ERRORS.UCAN_POLICY_INVALID, at === '' ? `the policy is not valid: ${problem}` : `the policy is not valid at ${at}: ${problem}`)
     this.name = 'PolicyError'
     this.at = at
   }

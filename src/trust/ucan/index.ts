@@ -4,7 +4,7 @@
  * invocation against its proof chain, the narrowing check for re-delegation, and a cache of
  * verified delegations. See docs/PROTOCOL.md, "Capabilities (UCAN 1.0)".
  */
-export { UcanError, PolicyError, DENIAL_REASONS, type DenialReason, type Denial, type TokenRef } from './errors.js'
+export { UcanError, PolicyError, UCAN_ERRORS, DENIAL_REASONS, type DenialReason, type Denial, type TokenRef } from './errors.js'
 export { tokenCid, parseTokenCid, cidText, isTokenCid } from './cid.js'
 export { ED25519_DAG_CBOR_HEADER } from './varsig.js'
 export { DELEGATION_TAG, INVOCATION_TAG, MAX_TOKEN_BYTES } from './envelope.js'

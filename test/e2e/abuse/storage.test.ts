@@ -15,8 +15,8 @@ import { openLocator } from '../../../src/vault/locator.js'
 import { FrameStream } from '../../../src/net/frames.js'
 import { MAX_STORAGE_FRAME, STORAGE_PROTOCOL } from '../../../src/storage/service.js'
 import { parseInvite } from '../../../src/storage/invite.js'
-import { BackendError } from '../../../src/vault/backend.js'
-import { merkleRoot } from '../../../src/vault/merkle.js'
+import { BackendError } from '../../../src/shards/errors.js'
+import { merkleRoot } from '../../../src/shards/merkle.js'
 import { pool } from '../../../src/vault/vault.js'
 
 // Storage nodes at the edge of the network, through bin/twin and real processes: who may

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { TwinError } from '../errors.js'
+import { FsError } from './errors.js'
 
 /**
  * An exclusive lock on a home folder, so that two processes never run the same twin (or
@@ -19,16 +19,16 @@ export function acquireLock (home: string, what: string): () => void {
       if (tryLink(mine, path)) return () => { rmSync(path, { force: true }) }
       const owner = ownerOf(path)
       if (owner !== undefined && alive(owner)) {
-        throw new TwinError('ALREADY_RUNNING', `the ${what} in ${home} is already running (process ${owner}); stop it first`)
+        throw new FsError('ALREADY_RUNNING', `the ${what} in ${home} is already running (process ${owner}); stop it first`)
       }
       if (!takeOver(path, owner, mine)) {
-        throw new TwinError('ALREADY_RUNNING', `another process is starting the ${what} in ${home} right now; stop it first`)
+        throw new FsError('ALREADY_RUNNING', `another process is starting the ${what} in ${home} right now; stop it first`)
       }
     }
   } finally {
     rmSync(mine, { force: true })
   }
-  throw new TwinError('LOCK_FAILED', `cannot lock ${path}: other processes keep taking it`)
+  throw new FsError('LOCK_FAILED', `cannot lock ${path}: other processes keep taking it`)
 }
 
 /**

@@ -1,5 +1,3 @@
-import { TwinError } from '../errors.js'
-
 /** An audit answer: one leaf of a shard and the Merkle proof from it to the shard's address. */
 export interface AuditProof { leaf: Uint8Array, proof: Uint8Array[] }
 
@@ -30,19 +28,4 @@ export interface ShardBackend {
   /** Keeps the owner's signed root pointer if it is newer than the one held. */
   putRoot: (root: Uint8Array) => Promise<void>
   getRoot: () => Promise<Uint8Array | undefined>
-}
-
-/**
- * Why a backend refused: `not-admitted` and `denied` are a storage node's operator's choice
- * (the twin was never admitted, or was refused since), not a fault of the node.
- */
-export type BackendErrorCode = 'over-quota' | 'rejected' | 'unreachable' | 'not-found' | 'not-admitted' | 'denied'
-
-export class BackendError extends TwinError {
-  readonly reason: BackendErrorCode
-  constructor (reason: BackendErrorCode, message: string) {
-    super('STORAGE_' + reason.toUpperCase().replaceAll('-', '_'), message)
-    this.name = 'BackendError'
-    this.reason = reason
-  }
 }

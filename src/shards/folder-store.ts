@@ -1,7 +1,8 @@
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import { equalBytes, fromHex, toHex } from '../wire/index.js'
-import { type AuditProof, BackendError, type ShardBackend } from './backend.js'
+import type { AuditProof, ShardBackend } from './backend.js'
+import { BackendError } from './errors.js'
 import { LEAF_SIZE, leafCount, merkleProof, merkleRoot } from './merkle.js'
 
 /**
