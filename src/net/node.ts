@@ -17,6 +17,7 @@ import { hkdfSync } from 'node:crypto'
 import { NetError } from './errors.js'
 import { selectRecord, validateRecordForKey } from './record.js'
 import { perHostGater, SERVICE_LIMITS, TWIN_LIMITS, type ConnectionLimits } from './limits.js'
+import { liveness } from './liveness.js'
 
 // Dialing WebSockets on Node 20 needs the WebSocket global.
 const G = globalThis as unknown as { WebSocket?: unknown }
@@ -56,7 +57,7 @@ function dht (clientMode: boolean): ReturnType<typeof kadDHT> {
 const transports = () => [tcp(), webSockets()] as const
 
 /** The libp2p settings that enforce a role's connection limits (src/net/limits.ts). */
-function bounded (limits: ConnectionLimits): { connectionManager: object, connectionGater: ReturnType<typeof perHostGater>, streamMuxers: Array<ReturnType<typeof yamux>> } {
+function bounded (limits: ConnectionLimits): { connectionManager: object, connectionMonitor: object, connectionGater: ReturnType<typeof perHostGater>, streamMuxers: Array<ReturnType<typeof yamux>> } {
   return {
     connectionManager: {
       maxConnections: limits.maxConnections,
@@ -65,6 +66,8 @@ function bounded (limits: ConnectionLimits): { connectionManager: object, connec
       inboundUpgradeTimeout: limits.handshakeTimeoutMs
     },
     connectionGater: perHostGater(limits),
+    // Liveness (below) replaces libp2p's monitor, which aborted connections busy on a slow link.
+    connectionMonitor: { enabled: false },
     streamMuxers: [yamux({
       maxInboundStreams: limits.maxStreamsPerConnection,
       streamOptions: { maxStreamWindowSize: limits.maxStreamWindowBytes }
@@ -94,6 +97,7 @@ export async function createTwinNode (options: { privateKey: PrivateKey, listen:
     services: {
       identify: identify(),
       ping: ping(),
+      liveness: liveness(),
       dcutr: dcutr(),
       dht: dht(true)
     }
@@ -116,7 +120,7 @@ export async function createServiceNode (options: { privateKey: PrivateKey, list
     transports: options.circuit === true ? [...transports(), circuitRelayTransport()] : [...transports()],
     connectionEncrypters: [noise()],
     ...bounded(SERVICE_LIMITS),
-    services: { identify: identify(), ping: ping(), ...services }
+    services: { identify: identify(), ping: ping(), liveness: liveness(), ...services }
   })
   return node as unknown as TwinLibp2p
 }

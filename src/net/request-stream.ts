@@ -50,8 +50,13 @@ export class RequestStream {
   private async once (frame: unknown): Promise<unknown> {
     const frames = await this.stream()
     const reply = new Promise<unknown>((resolve, reject) => { this.waiting.push({ resolve, reject }) })
+    let writeTimer: NodeJS.Timeout | undefined
     try {
-      await frames.write(frame)
+      // A peer that stops reading leaves the write waiting on the muxer's window for ever: it
+      // gets the same time as an answer, counted from the start of the write.
+      await Promise.race([frames.write(frame), new Promise<never>((_resolve, reject) => {
+        writeTimer = setTimeout(() => { reject(new Error('the peer stopped taking data')) }, this.timeoutMs)
+      })])
     } catch (err) {
       const failed = retryable(this.failure((err as Error).message))
       // fail() rejects every waiting reply, this one too; nobody will await it, since the
@@ -59,6 +64,8 @@ export class RequestStream {
       reply.catch(() => {})
       this.fail(failed)
       throw failed
+    } finally {
+      clearTimeout(writeTimer)
     }
     let timer: NodeJS.Timeout | undefined
     try {

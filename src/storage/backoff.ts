@@ -33,7 +33,9 @@ export class DownBackoff {
     return this.now() < this.until
   }
 
+  /** An attempt failed. Failures of requests already under way while down count once, not each. */
   failed (): void {
+    if (this.down) return
     this.failures++
     this.until = this.now() + Math.min(this.maxMs, this.initialMs * 2 ** Math.min(this.failures - 1, 30))
   }

@@ -54,7 +54,7 @@ export function decodeStorageFrame (bytes: Uint8Array): unknown {
   return value
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true })
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true })
 
 class CborReader {
   pos = 0
@@ -141,6 +141,9 @@ class CborReader {
   }
 
   private decodeText (raw: Uint8Array): string {
+    // The generic decoder drops a leading byte-order mark and then refuses the value (a duplicate
+    // key, or bytes that do not re-encode the same): text starting with one is refused here too.
+    if (raw[0] === 0xef && raw[1] === 0xbb && raw[2] === 0xbf) throw new DecodeError('frame', 'text that starts with a byte-order mark')
     try {
       return utf8.decode(raw)
     } catch {

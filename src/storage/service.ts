@@ -14,8 +14,11 @@ export const STORAGE_PROTOCOL = '/twin/storage/1.0.0'
 export const MAX_STORAGE_FRAME = 5 * 1024 * 1024
 /** Largest frame before a twin said hello: its record (64 KiB at most) and framing. */
 export const MAX_HELLO_FRAME = 72 * 1024
-/** Streams one connection may open to the storage protocol (a twin uses one). */
-const MAX_INBOUND_STREAMS = 4
+/**
+ * Streams one connection may open to the storage protocol: a twin uses up to four at once
+ * (src/storage/lanes.ts), plus room for a lane reopened before the node saw the old one end.
+ */
+const MAX_INBOUND_STREAMS = 8
 /** Signature context of vault root pointers. */
 export const ROOT_CONTEXT = 'twin/vault-root/v1'
 /** Largest root pointer kept per twin: it is held outside the quota, so it is bounded here. */

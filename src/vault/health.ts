@@ -121,7 +121,7 @@ export class VaultHealth {
         for (const target of candidates) {
           try {
             await target.put(s.addr, data)
-            moves.push({ chunk: id, idx: s.idx, status: 'ok', peer: target.id })
+            moves.push({ chunk: id, idx: s.idx, status: 'ok', moveTo: target.id })
             holders.add(target.id)
             done = true
             break

@@ -13,8 +13,11 @@ const READ_AHEAD_CHUNKS = 6
 
 /** Reads files and chunks back, checking every shard, chunk and file against its hash. */
 export class VaultReader {
-  /** Chunks read since start, and how many of them needed parity (a data shard was missing or wrong). */
-  readonly reads = { chunks: 0, decoded: 0 }
+  /**
+   * Chunks read since start; how many took the checked path (a data shard missing, or the chunk
+   * did not open from them), and how many needed parity (a data shard missing or wrong).
+   */
+  readonly reads = { chunks: 0, checked: 0, decoded: 0 }
 
   constructor (private readonly parts: VaultParts) {}
 
@@ -70,15 +73,19 @@ export class VaultReader {
     const rows = store.shards(id)
     const first = new Map<number, Uint8Array | undefined>()
     await Promise.all(rows.filter(r => r.idx < c.k).map(async row => { first.set(row.idx, await this.fetch(row)) }))
-    const data = [...first.values()]
-    if (data.length === c.k && data.every(d => d !== undefined && d.length === c.shardSize)) {
+    const data = Array.from({ length: c.k }, (_, idx) => first.get(idx)) // in shard order, not arrival order
+    if (data.every(d => d !== undefined && d.length === c.shardSize)) {
       const plain = this.open(id, Buffer.concat(data as Uint8Array[]).subarray(0, c.encSize))
       if (plain !== undefined) {
-        store.updateShards(rows.filter(r => r.idx < c.k && r.status !== 'ok').map(r => ({ chunk: id, idx: r.idx, status: 'ok' as const })))
+        // A shard marked missing or corrupt earlier is marked ok again only once its address is
+        // checked: the tag does not cover the last shard's padding.
+        const good = rows.filter(r => r.idx < c.k && r.status !== 'ok' && equalBytes(merkleRoot(data[r.idx] as Uint8Array), r.addr))
+        store.updateShards(good.map(r => ({ chunk: id, idx: r.idx, status: 'ok' as const, seenOn: r.peer })))
         this.reads.chunks++
         return plain
       }
     }
+    this.reads.checked++
     return await this.readChecked(id, rows, first)
   }
 
@@ -89,21 +96,28 @@ export class VaultReader {
     const got: Array<Uint8Array | undefined> = new Array(c.k + c.m).fill(undefined)
     let good = 0
     const updates: ShardUpdate[] = []
-    const tryShard = async (row: ShardRow): Promise<void> => {
-      const data = first.has(row.idx) ? first.get(row.idx) : await this.fetch(row)
+    const skipped: ShardRow[] = []
+    const tryShard = async (row: ShardRow, evenIfDown = false): Promise<void> => {
+      if (!evenIfDown && this.isDown(row)) { skipped.push(row); return }
+      const data = !evenIfDown && first.has(row.idx) ? first.get(row.idx) : await this.fetch(row, evenIfDown)
       if (data !== undefined && data.length === c.shardSize && equalBytes(merkleRoot(data), row.addr)) {
         got[row.idx] = data
         good++
-        if (row.status !== 'ok') updates.push({ chunk: id, idx: row.idx, status: 'ok' })
+        if (row.status !== 'ok') updates.push({ chunk: id, idx: row.idx, status: 'ok', seenOn: row.peer })
       } else {
-        updates.push({ chunk: id, idx: row.idx, status: data === undefined ? 'missing' : 'corrupt' })
+        updates.push({ chunk: id, idx: row.idx, status: data === undefined ? 'missing' : 'corrupt', seenOn: row.peer })
       }
     }
     try {
-      await Promise.all(rows.filter(r => r.idx < c.k).map(tryShard))
+      await Promise.all(rows.filter(r => r.idx < c.k).map(async r => { await tryShard(r) }))
       for (const row of rows.filter(r => r.idx >= c.k)) {
         if (good >= c.k) break
         await tryShard(row)
+      }
+      // Not enough without the peers that just failed: try them after all (one may be back).
+      for (const row of skipped) {
+        if (good >= c.k) break
+        await tryShard(row, true)
       }
     } finally {
       store.updateShards(updates) // what this read found, in one write
@@ -120,11 +134,18 @@ export class VaultReader {
     return plain
   }
 
-  /** A shard's bytes from its peer, or undefined (no such peer, down, unreachable, or gone). */
-  private async fetch (row: ShardRow): Promise<Uint8Array | undefined> {
+  /** Whether the shard's peer failed a moment ago (see ShardBackend.down). */
+  private isDown (row: ShardRow): boolean {
+    return this.parts.backends().get(row.peer)?.down === true
+  }
+
+  /**
+   * A shard's bytes from its peer, or undefined (no such peer, unreachable, or gone). A peer that
+   * just failed is skipped unless `evenIfDown`: parity from the others is faster than its dial.
+   */
+  private async fetch (row: ShardRow, evenIfDown = false): Promise<Uint8Array | undefined> {
     const backend = this.parts.backends().get(row.peer)
-    // A backend that just failed is skipped: parity from the others is faster than its dial.
-    if (backend === undefined || backend.down === true) return undefined
+    if (backend === undefined || (backend.down === true && !evenIfDown)) return undefined
     try {
       return await backend.get(row.addr)
     } catch {

@@ -29,7 +29,12 @@ function fileRow (r: RawFile): FileVersion {
 const b = (x: Uint8Array): Uint8Array => new Uint8Array(x)
 
 /** A change of a shard's recorded state, found by a read, a check or a repair. */
-export interface ShardUpdate { chunk: Uint8Array, idx: number, status: ShardStatus, peer?: string }
+/**
+ * A change of a shard's recorded state. `seenOn`: the peer the status was found on; the change
+ * applies only while the index still places the shard there (a repair may have moved it
+ * meanwhile). `moveTo`: the peer a rebuilt shard now lives on.
+ */
+export interface ShardUpdate { chunk: Uint8Array, idx: number, status: ShardStatus, seenOn?: string, moveTo?: string }
 
 /**
  * The vault's tables: file versions (manifests), chunks, shard placements, storage peers.
@@ -129,18 +134,20 @@ export class VaultStore {
   updateShards (updates: ShardUpdate[], now = Date.now()): void {
     if (updates.length === 0) return
     const status = this.sql('UPDATE vault_shards SET status = ?, checked = ? WHERE chunk = ? AND idx = ?')
+    const seen = this.sql('UPDATE vault_shards SET status = ?, checked = ? WHERE chunk = ? AND idx = ? AND peer = ?')
     const moved = this.sql('UPDATE vault_shards SET peer = ?, status = ?, checked = ? WHERE chunk = ? AND idx = ?')
     this.relaxed(() => {
       for (const u of updates) {
-        if (u.peer === undefined) status.run(u.status, now, u.chunk, u.idx)
-        else moved.run(u.peer, u.status, now, u.chunk, u.idx)
+        if (u.moveTo !== undefined) moved.run(u.moveTo, u.status, now, u.chunk, u.idx)
+        else if (u.seenOn !== undefined) seen.run(u.status, now, u.chunk, u.idx, u.seenOn)
+        else status.run(u.status, now, u.chunk, u.idx)
       }
     })
   }
 
   /** Records where a rebuilt shard now lives; called only after the backend confirmed it. */
   moveShard (chunk: Uint8Array, idx: number, peer: string, now = Date.now()): void {
-    this.updateShards([{ chunk, idx, status: 'ok', peer }], now)
+    this.updateShards([{ chunk, idx, status: 'ok', moveTo: peer }], now)
   }
 
   /** Marks shards uploaded for a put that is not committed yet; if the put never commits they are orphans. */

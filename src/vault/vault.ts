@@ -35,7 +35,7 @@ export class Vault {
   }
 
   /** Chunks read since start, and how many of them needed parity (a data shard was missing or wrong). */
-  get reads (): { chunks: number, decoded: number } {
+  get reads (): { chunks: number, checked: number, decoded: number } {
     return this.reader.reads
   }
 

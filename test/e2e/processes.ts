@@ -12,8 +12,10 @@ export class Proc {
   readonly exited: Promise<number | null>
   private readonly readyLine: Promise<any>
 
-  constructor (args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [TWIN, ...args, '--json'], {
+  /** `netns`: run inside that network namespace (`ip netns exec`; test/e2e/netlab.ts makes them). */
+  constructor (args: string[], env: Record<string, string> = {}, netns?: string) {
+    const argv = [TWIN, ...args, '--json']
+    this.child = spawn(netns === undefined ? process.execPath : 'ip', netns === undefined ? argv : ['netns', 'exec', netns, process.execPath, ...argv], {
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...env },
       stdio: ['ignore', 'pipe', 'pipe']
     })
@@ -51,8 +53,8 @@ export class Proc {
 /** Tracks processes so that every test file stops what it started. */
 export class Procs {
   private readonly all: Proc[] = []
-  spawn (args: string[], env?: Record<string, string>): Proc {
-    const p = new Proc(args, env)
+  spawn (args: string[], env?: Record<string, string>, netns?: string): Proc {
+    const p = new Proc(args, env, netns)
     this.all.push(p)
     return p
   }

@@ -28,4 +28,11 @@ describe('request stream', () => {
     expect(unhandled).toEqual([])
     requests.close()
   })
+
+  it('fails a request whose peer stops taking data, instead of waiting for ever', async () => {
+    const stuck = { closed: false, write: async () => await new Promise(() => {}), read: async () => await new Promise(() => {}), abort: () => {} } as unknown as FrameStream
+    const requests = new RequestStream(async () => stuck, message => new RelayError('RELAY_UNREACHABLE', message), 50)
+    await expect(requests.request({ op: 'put' })).rejects.toThrow(/stopped taking data/)
+    requests.close()
+  })
 })

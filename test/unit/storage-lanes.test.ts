@@ -92,7 +92,14 @@ describe('down-node backoff', () => {
     expect(b.down).toBe(true)
     now += 1
     expect(b.down).toBe(false)
+    // Many requests under way fail together when a node goes: that is one failure, not many.
     for (let i = 0; i < 10; i++) b.failed()
+    now += 3999
+    expect(b.down).toBe(true)
+    now += 1
+    expect(b.down).toBe(false) // the third failure: 4 s
+    for (let i = 0; i < 10; i++) { b.failed(); now += 5000 }
+    b.failed()
     now += 4999
     expect(b.down).toBe(true)
     now += 1

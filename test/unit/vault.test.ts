@@ -88,6 +88,21 @@ describe('vault', () => {
     expect(vault.health()).toMatchObject({ healthy: 1, degraded: 0 })
   })
 
+  it('reads healthy chunks by their data shards alone, whatever order the shards arrive in', async () => {
+    const { vault, backends } = makeVault('arrival-order')
+    const data = new Uint8Array(randomBytes(4 * 1024 * 1024))
+    await vault.put('/f', once(data))
+    // Peer i answers after (6 - i) × 10 ms: the first data shards arrive last.
+    for (const [id, honest] of [...backends]) {
+      const delay = (6 - Number(id.split(':')[1])) * 10
+      backends.set(id, { ...honest, id, get: async (addr: Uint8Array) => { await new Promise(resolve => setTimeout(resolve, delay)); return await (honest as FolderShardStore).get(addr) } } as unknown as ShardBackend)
+    }
+    expect((await readAll(vault, '/f')).equals(Buffer.from(data))).toBe(true)
+    expect(vault.reads.chunks).toBeGreaterThan(1)
+    expect(vault.reads.checked).toBe(0) // no chunk needed its shards checked one by one
+    expect(vault.reads.decoded).toBe(0)
+  })
+
   it('reads through a node that returns altered shards: parity replaces them, and they are marked corrupt', async () => {
     const { vault, backends, store } = makeVault('liar-read')
     const data = new Uint8Array(randomBytes(3 * 1024 * 1024))
