@@ -154,7 +154,11 @@ async function twinBench (dir, aHome, phases, pids) {
   let b2
   try {
     const roles = { 'twin A (this process)': [process.pid], 'twin B process': [bProc.child.pid], relay: [relay.child.pid] }
-    const request = async () => { await a.messaging.request(b.id, 'twin.ping', { data: PAYLOAD }, { timeoutMs: 10_000 }) }
+    // B sends the 1 KiB back (twin.ping echoes `data`), as the echo and NATS responders do.
+    const request = async () => {
+      const r = await a.messaging.request(b.id, 'twin.ping', { data: PAYLOAD }, { timeoutMs: 10_000 })
+      if (r?.data !== PAYLOAD) throw new Error('twin.ping did not send the payload back')
+    }
     log('twin request/response, c = 1')
     const c1 = await measure(1, request, roles)
     phases.push({ name: 'c1', startUs: c1.startUs, endUs: c1.endUs, messages: c1.requests, per: 'request (one envelope in, one out)' })

@@ -394,7 +394,11 @@ export async function run () {
       twin: { seconds: repair.seconds, rebuiltShards, rebuiltBytes, mibPerSecond: mibs(rebuiltBytes, repair.seconds), reported: repair.json },
       shardsLeftOnLostNodes: stillLost
     }
-    if (stillLost > 0) log(`repair left ${stillLost} shards on the lost nodes (the command said ${JSON.stringify(repair.json)})`)
+    // The rate counts only a complete repair whose own count agrees with the shards that moved.
+    const reported = repair.json ?? {}
+    if (stillLost > 0 || reported.failed !== 0 || reported.repaired !== rebuiltShards) {
+      throw new Error(`the repair is not complete or does not add up: ${rebuiltShards} shards moved off the lost nodes, ${stillLost} left there, the command said ${JSON.stringify(repair.json)}`)
+    }
     await settle(home)
     await stopProcess(twin)
 

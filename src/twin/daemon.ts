@@ -92,7 +92,11 @@ export class TwinDaemon extends NodeRole {
       encryptionPublic: this.identity.state.keys.encryption,
       envelopes: this.envelopeVersions()
     }, this.store, this.resolver, this.node, a => this.relayClient(a), this.options.timing)
-    this.messaging.handle('twin.ping', () => ({ pong: true, time: new Date().toISOString() }))
+    // `data` comes back as it was sent (a request and its response are bounded by the envelope's size).
+    this.messaging.handle('twin.ping', ({ payload }) => {
+      const data = (payload as { data?: unknown } | null)?.data
+      return { pong: true, time: new Date().toISOString(), ...(data === undefined ? {} : { data }) }
+    })
     this.messaging.handle('twin.describe', () => this.describe())
     for (const e of ['message', 'outbox'] as const) this.messaging.on(e, (d: unknown) => this.events.emit(e, d))
     this.messaging.on('rejected', (d: { from?: string, reason: string, message: string }) => {

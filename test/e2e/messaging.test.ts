@@ -61,6 +61,7 @@ describe('a relay and two running twins', () => {
 
   it('answers twin.ping and twin.describe, and an unknown verb with an error response', async () => {
     expect((await twinJson(['call', bob.id, 'twin.ping', '--home', alice.home])).response).toMatchObject({ pong: true })
+    expect((await twinJson(['call', bob.id, 'twin.ping', '{"data":"echo this"}', '--home', alice.home])).response).toMatchObject({ pong: true, data: 'echo this' })
     const d = (await twinJson(['call', bob.id, 'twin.describe', '--home', alice.home])).response
     expect(d).toMatchObject({ id: bob.id, name: 'bob', signingKey: expect.stringMatching(/^did:key:z6Mk/) })
     expectCleanFailure(await twin(['call', bob.id, 'calendar.invite', '{"at":"noon"}', '--home', alice.home]), /does not speak calendar\.invite/)

@@ -24,6 +24,22 @@ const ip = (...args: string[]): void => { execFileSync('ip', args, { stdio: ['ig
 let made = 0
 
 /**
+ * Whether this machine can build labs: root (for network namespaces) and iproute2. Where it
+ * cannot, the lab tests are reported as skipped with this reason (README, "Quick start").
+ */
+export function labUnavailable (): string | undefined {
+  if (process.getuid?.() !== 0) return 'network namespaces need root'
+  for (const tool of ['ip', 'tc']) {
+    try {
+      execFileSync(tool, ['-V'], { stdio: 'ignore' })
+    } catch {
+      return `\`${tool}\` is missing (Debian: apt-get install iproute2)`
+    }
+  }
+  return undefined
+}
+
+/**
  * A namespace joined to the host by a veth pair with a /30 of 10.199.0.0/16. `uplinkKbit` limits
  * what the host sends into the namespace (a slow link as seen from a twin on the host uploading
  * to something inside): a token bucket with a queue of `queueMs`, as a home router's uplink has.
