@@ -10,7 +10,11 @@ import type { Timing } from './timing.js'
 export interface RequestContext { from: string, verb: string, payload: unknown }
 export type Handler = (req: RequestContext) => Promise<unknown> | unknown
 
-/** Requests seen before this many are remembered, the expired ones are forgotten. */
+/**
+ * Requests remembered to run each once: past this many, the expired ones are forgotten, and if
+ * that is not enough, the oldest (memory stays bounded; a request replayed after that runs
+ * again, as after a restart: docs/PROTOCOL.md §11a).
+ */
 const SEEN_PRUNE_AT = 50_000
 
 interface Pending { to: string, verb: string, resolve: (v: unknown) => void, reject: (e: unknown) => void }
@@ -121,5 +125,13 @@ export class Requests {
   private pruneSeen (): void {
     const now = this.timing.now()
     for (const [k, exp] of this.seen) if (exp <= now) this.seen.delete(k)
+    // Still full of unexpired requests (they may live 30 days): forget the oldest tenth.
+    if (this.seen.size > SEEN_PRUNE_AT * 0.9) {
+      let drop = this.seen.size - Math.floor(SEEN_PRUNE_AT * 0.9)
+      for (const k of this.seen.keys()) {
+        if (drop-- <= 0) break
+        this.seen.delete(k)
+      }
+    }
   }
 }
