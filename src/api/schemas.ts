@@ -39,7 +39,12 @@ export const outboxSchema = z.object({
 })
 export const statusSchema = z.object({
   id: z.string(), name: z.string(), peerId: z.string(), addresses: z.array(z.string()), relays: z.array(z.object({ address: z.string(), connected: z.boolean() })),
-  connections: z.number(), outbox: z.record(z.string(), z.number()), inbox: z.number()
+  connections: z.number(),
+  links: z.array(z.object({
+    peer: z.string(), path: z.enum(['direct', 'relayed']), transport: z.enum(['tcp', 'websockets', 'other']),
+    address: z.string(), direction: z.enum(['inbound', 'outbound']), opened: z.string()
+  })),
+  outbox: z.record(z.string(), z.number()), inbox: z.number()
 })
 export const callResultSchema = z.object({ response: z.unknown() })
 export const errorSchema = z.object({ error: z.string(), code: z.string() })

@@ -6,7 +6,7 @@ import {
   createDocument, ed25519DidKey, ed25519PrivateKey, normalizeTwinId, signWithContext, verifyWithContext, x25519DidKey, x25519PrivateKey,
   IdentityStore, type GenerationSecrets
 } from '../identity/index.js'
-import { createTwinNode, peerKeyFromSigningSeed, stopNode, encodeRecord, Resolver, NodeRole } from '../net/index.js'
+import { createTwinNode, peerKeyFromSigningSeed, stopNode, encodeRecord, Resolver, NodeRole, linkOf } from '../net/index.js'
 import { ENVELOPE_VERSIONS, Messaging, MessageStore, type OutboxRow, type Timing } from '../messaging/index.js'
 import { RelayClient } from '../relay/index.js'
 import { createApi, listenApi, loopbackHosts, mountVaultApi, apiFilePath, type CallBody, type SendBody } from '../api/index.js'
@@ -278,6 +278,7 @@ export class TwinDaemon extends NodeRole {
       addresses: this.addresses(),
       relays: this.ownRelays.map(address => ({ address, connected: this.relayUp.get(address) === true })),
       connections: this.node.getConnections().length,
+      links: this.node.getConnections().map(linkOf),
       outbox: this.messaging.queueSizes(),
       inbox: this.store.inboxCount()
     }

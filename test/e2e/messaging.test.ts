@@ -72,6 +72,9 @@ describe('a relay and two running twins', () => {
     const s = await twinJson(['status', '--home', alice.home])
     expect(s).toMatchObject({ id: alice.id, peerId: expect.stringMatching(/^12D3Koo/), addresses: expect.any(Array), relays: [{ address: relay, connected: true }] })
     expect(s.connections).toBeGreaterThanOrEqual(1)
+    const relayPeer = relay.split('/p2p/').pop()
+    expect(s.links).toContainEqual(expect.objectContaining({ peer: relayPeer, path: 'direct', transport: 'tcp', direction: 'outbound' }))
+    expect(s.links).toHaveLength(s.connections)
     expect(s.addresses.some((a: string) => a.includes('/p2p-circuit'))).toBe(true)
   })
 

@@ -166,13 +166,13 @@ export async function call (to: string, verb: string, json: string | undefined, 
 
 export async function status (opts: CommonOptions): Promise<void> {
   const home = resolveHome(opts.home)
-  const s = await callApi(home, 'GET', '/v1/status') as { id: string, name: string, peerId: string, addresses: string[], relays: Array<{ address: string, connected: boolean }>, connections: number, outbox: Record<string, number>, inbox: number }
+  const s = await callApi(home, 'GET', '/v1/status') as { id: string, name: string, peerId: string, addresses: string[], relays: Array<{ address: string, connected: boolean }>, connections: number, links: Array<{ peer: string, path: string, transport: string, address: string, direction: string }>, outbox: Record<string, number>, inbox: number }
   emit(opts.json, s, () => [
     `id           ${s.id}${s.name === '' ? '' : ` (${s.name})`}`,
     `peer         ${s.peerId}`,
     `addresses    ${s.addresses.join('\n             ') || '(none)'}`,
     `relays       ${s.relays.map(r => `${r.address} (${r.connected ? 'connected' : 'not connected'})`).join('\n             ') || '(none)'}`,
-    `connections  ${s.connections}`,
+    `connections  ${s.connections}${s.links.map(l => `\n  ${l.path.padEnd(8)} ${l.transport.padEnd(10)} ${l.direction.padEnd(8)} ${l.peer}  ${l.address}`).join('')}`,
     `outbox       ${Object.entries(s.outbox).map(([k, v]) => `${v} ${k}`).join(', ') || 'empty'}`,
     `inbox        ${s.inbox} message${s.inbox === 1 ? '' : 's'}`
   ].join('\n'))

@@ -297,6 +297,9 @@ describe('storage nodes are found by peer id', () => {
     expect(sha(at('n-back.bin'))).toBe(sha(at('n.bin')))
     const peer = (await twinJson(['storage', 'status', '--home', alice.home])).peers.find((x: any) => x.id === natted.peer)
     expect(peer).toMatchObject({ online: true, address: expect.stringContaining('/p2p-circuit') })
+    // `twin status` says so: the connection to the node goes through the relay.
+    const links = (await twinJson(['status', '--home', alice.home])).links
+    expect(links).toContainEqual(expect.objectContaining({ peer: natted.peer, path: 'relayed', address: expect.stringContaining('/p2p-circuit') }))
     expect(diskBytes(natted, alice.id)).toBeGreaterThan(300_000)
   }, 60_000)
 })
