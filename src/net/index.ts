@@ -9,7 +9,7 @@ export { decodeRecord, encodeRecord, compareRecords, MAX_RECORD_BYTES, type Twin
 export { Resolver, type RecordSource } from './resolver.js'
 export { FrameStream, MAX_FRAME_BYTES, type FrameStreamOptions } from './frames.js'
 export { RequestStream } from './request-stream.js'
-export { linkOf, type Link } from './links.js'
+export { linkOf, shareableAddresses, type Link } from './links.js'
 export { Batcher } from './batcher.js'
 export { reportOnSignal, roleReport, type RoleReport } from './report.js'
 export { NetError, NET_ERRORS, type NetErrorCode } from './errors.js'

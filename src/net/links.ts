@@ -25,3 +25,31 @@ export function linkOf (conn: Connection): Link {
     opened: new Date(conn.timeline.open).toISOString()
   }
 }
+
+/**
+ * The addresses to give another machine, best first: direct ones that are not loopback (public
+ * before private), then circuits through relays. Loopback addresses come only when there is no
+ * other direct address (a relay that listens on loopback alone): from another machine they
+ * reach nothing.
+ */
+export function shareableAddresses (addresses: string[]): string[] {
+  const circuit = addresses.filter(a => a.includes('/p2p-circuit'))
+  const direct = addresses.filter(a => !a.includes('/p2p-circuit'))
+  const loopback = direct.filter(isLoopback)
+  const others = direct.filter(a => !isLoopback(a))
+  const publicFirst = [...others.filter(a => !isPrivate(a)), ...others.filter(isPrivate)]
+  return [...(publicFirst.length > 0 ? publicFirst : loopback), ...circuit]
+}
+
+function isLoopback (a: string): boolean {
+  return a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/') || a.startsWith('/dns4/localhost/') || a.startsWith('/dns/localhost/')
+}
+
+function isPrivate (a: string): boolean {
+  const v4 = /^\/ip4\/(\d+)\.(\d+)\./.exec(a)
+  if (v4 !== null) {
+    const [x, y] = [Number(v4[1]), Number(v4[2])]
+    return x === 10 || (x === 172 && y >= 16 && y <= 31) || (x === 192 && y === 168) || (x === 169 && y === 254) || (x === 100 && y >= 64 && y <= 127)
+  }
+  return /^\/ip6\/f[cd]/i.test(a) || /^\/ip6\/fe80/i.test(a)
+}

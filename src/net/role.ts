@@ -3,6 +3,7 @@ import { NetError } from './errors.js'
 import { acquireLock } from '../fs/index.js'
 import { Cleanups } from './cleanups.js'
 import { loadOrCreatePeerSeed } from './peer-key-file.js'
+import { shareableAddresses } from './links.js'
 import type { TwinLibp2p } from './node.js'
 
 /**
@@ -43,7 +44,8 @@ export abstract class NodeRole {
     await this.cleanups.run()
   }
 
+  /** Where other machines can reach this node, best first (`shareableAddresses`). */
   addresses (): string[] {
-    return this.node.getMultiaddrs().map(String)
+    return shareableAddresses(this.node.getMultiaddrs().map(String))
   }
 }

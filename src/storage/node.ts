@@ -69,11 +69,6 @@ export class StorageNode extends NodeRole {
     this.cleanups.add(() => { this.node.removeEventListener('self:peer:update', this.recordAddresses) })
   }
 
-  /** Direct addresses first, then the circuits through relays. */
-  override addresses (): string[] {
-    const all = this.node.getMultiaddrs().map(String)
-    return [...all.filter(a => !a.includes('/p2p-circuit')), ...all.filter(a => a.includes('/p2p-circuit'))]
-  }
 
   private readonly recordAddresses = (): void => {
     this.store.setSetting(NODE_SETTINGS.addresses, JSON.stringify(this.addresses()))
