@@ -184,9 +184,19 @@ export class TwinDaemon extends NodeRole {
     return c
   }
 
+  /**
+   * Waits (at most `ms`) until each relay's mailbox subscription is up and its circuit
+   * reservation is in place, so that the record published next, and the ready line, carry the
+   * circuit addresses: a peer that resolved the twin before would cache a record without them
+   * and send through the mailbox until it refreshed. Later changes are published as they come.
+   */
   private async waitForRelays (ms: number): Promise<void> {
     const deadline = Date.now() + ms
-    while (Date.now() < deadline && this.ownRelays.some(a => this.relayUp.get(a) !== true)) {
+    const reserved = (relay: string): boolean => {
+      const peer = relay.split('/p2p/').pop() as string
+      return this.node.getMultiaddrs().some(a => a.toString().includes(`/p2p/${peer}/p2p-circuit`))
+    }
+    while (Date.now() < deadline && this.ownRelays.some(a => this.relayUp.get(a) !== true || !reserved(a))) {
       await new Promise(resolve => setTimeout(resolve, 50))
     }
   }

@@ -37,15 +37,22 @@ describe('a relay and two running twins', () => {
   let relay: string
   let alice: Awaited<ReturnType<typeof newTwin>>
   let bob: Awaited<ReturnType<typeof newTwin>>
+  let readyLines: any[]
   beforeAll(async () => {
     relay = (await startRelay('relay-a')).address
     alice = await newTwin('alice')
     bob = await newTwin('bob')
     const [a, b] = [startTwin(alice.home, relay), startTwin(bob.home, relay)]
     const [ra, rb] = await Promise.all([a.ready(), b.ready()])
+    readyLines = [ra, rb]
     expect(ra.id).toBe(alice.id)
     expect(rb.peerId).toMatch(/^12D3Koo/)
     expect(rb.addresses.every((x: string) => x.endsWith(`/p2p/${rb.peerId}`))).toBe(true)
+  })
+
+  it('says it is ready only once its relay reservation is in place: what it prints and publishes has the circuit address', async () => {
+    const relayPeer = relay.split('/p2p/').pop()
+    for (const r of readyLines) expect(r.addresses).toContainEqual(expect.stringContaining(`/p2p/${relayPeer}/p2p-circuit/p2p/${r.peerId}`))
   })
 
   it('sends a signed, sealed message that the recipient lists with the sender\'s name', async () => {
