@@ -21,6 +21,12 @@ export interface ConnectionLimits {
   maxInboundPerHost: number
   /** A handshake that takes longer is dropped. */
   handshakeTimeoutMs: number
+  /**
+   * One address of a peer may take this long to connect before the next is tried. libp2p tries
+   * a peer's addresses one after another (6 s each by default): a dead direct address would use
+   * the whole of a 5 s message dial, and the relay circuit after it would never be tried.
+   */
+  addressDialTimeoutMs: number
   /** Streams one connection may have open at once, of all protocols together. */
   maxStreamsPerConnection: number
   /** The most a muxer lets a peer send on one stream ahead of the reader (its window). */
@@ -35,6 +41,7 @@ export const TWIN_LIMITS: ConnectionLimits = {
   maxPendingPerHost: 8,
   maxInboundPerHost: 16,
   handshakeTimeoutMs: 5_000,
+  addressDialTimeoutMs: 2_500,
   maxStreamsPerConnection: 64,
   maxStreamWindowBytes: 1024 * 1024
 }
@@ -47,6 +54,7 @@ export const SERVICE_LIMITS: ConnectionLimits = {
   maxPendingPerHost: 8,
   maxInboundPerHost: 64,
   handshakeTimeoutMs: 5_000,
+  addressDialTimeoutMs: 2_500,
   maxStreamsPerConnection: 64,
   maxStreamWindowBytes: 1024 * 1024
 }

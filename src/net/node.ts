@@ -63,7 +63,8 @@ function bounded (limits: ConnectionLimits): { connectionManager: object, connec
       maxConnections: limits.maxConnections,
       maxIncomingPendingConnections: limits.maxPendingInbound,
       inboundConnectionThreshold: limits.newPerHostPerSecond,
-      inboundUpgradeTimeout: limits.handshakeTimeoutMs
+      inboundUpgradeTimeout: limits.handshakeTimeoutMs,
+      addressDialTimeout: limits.addressDialTimeoutMs
     },
     connectionGater: perHostGater(limits),
     // Liveness (below) replaces libp2p's monitor, which aborted connections busy on a slow link.
