@@ -3,6 +3,7 @@ import { equalBytes, toHex } from '../wire/index.js'
 import type { ShardBackend } from '../shards/index.js'
 import { encryptChunk } from './crypto.js'
 import { encodeShards } from './erasure.js'
+import { ErasureError, VaultError } from './errors.js'
 import { leafCount, merkleRoot, verifyMerkleProof } from '../shards/index.js'
 import { activeBackends, type VaultParts } from './parts.js'
 import { pool } from './pool.js'
@@ -104,8 +105,11 @@ export class VaultHealth {
       try {
         const plain = await this.reader.readChunk(id)
         shards = await encodeShards(encryptChunk(keys.chunkKey(id), id, plain), c.k, c.m)
-      } catch {
-        failed += list.length // fewer than k good shards: nothing to rebuild from
+      } catch (err) {
+        // Fewer than k good shards, or a chunk that does not open: nothing to rebuild from. Any
+        // other error (the database, a bug) is not a lost chunk, and stops the repair.
+        if (!(err instanceof VaultError || err instanceof ErasureError)) throw err
+        failed += list.length
         return
       }
       const moves: ShardUpdate[] = []
