@@ -53,17 +53,18 @@ const mainCpuOf = roles => Object.fromEntries(Object.entries(roles).map(([role, 
  * CPU µs per request of each role, and the window (monotonic µs) for profiles.
  */
 async function measure (concurrency, request, roles) {
-  for (let i = 0; i < 50; i++) await request() // warm up
+  for (let i = 0; i < 50; i++) await request(i % concurrency) // warm up
   const lat = []
   const before = cpuOf(roles)
   const beforeMain = mainCpuOf(roles)
   const startUs = monotonicUs()
   const deadline = performance.now() + DURATION_MS
   const t0 = performance.now()
-  await Promise.all(Array.from({ length: concurrency }, async () => {
+  // Loop k calls request(k): a baseline that keeps a stream per loop gives each its own.
+  await Promise.all(Array.from({ length: concurrency }, async (_, k) => {
     while (performance.now() < deadline) {
       const s = performance.now()
-      await request()
+      await request(k)
       lat.push(performance.now() - s)
     }
   }))
@@ -90,8 +91,7 @@ async function echoBaseline () {
     const one = await worker()
     const c1 = await measure(1, one, roles)
     const workers = await Promise.all(Array.from({ length: 64 }, worker))
-    let i = 0
-    const c64 = await measure(64, () => workers[i++ % 64](), roles)
+    const c64 = await measure(64, async k => { await workers[k]() }, roles) // one stream per loop, never shared
     return { c1, c64 }
   } finally {
     await node.stop()
