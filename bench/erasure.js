@@ -6,7 +6,7 @@
 // native encode at least 2 GiB/s per core, judged on these chunk sizes.
 import { createCipheriv, randomBytes } from 'node:crypto'
 import { decodeShards, decodeShardsPortable, encodeShards, encodeShardsPortable } from '../dist/vault/index.js'
-import { goal, median, MIB, printTable, quantile, writeResults } from './lib.js'
+import { goal, loadChunker, median, MIB, printTable, quantile, writeResults } from './lib.js'
 
 const K = 4
 const M = 2
@@ -27,17 +27,6 @@ async function throughput (bytes, fn) {
 }
 
 const lose = (shards, missing) => shards.map((s, i) => missing.includes(i) ? undefined : s)
-
-/** The twin's content-defined chunker, from its public vault surface if it is there, else its module. */
-async function loadChunker () {
-  for (const path of ['../dist/vault/index.js', '../dist/vault/chunker.js']) {
-    try {
-      const m = await import(path)
-      if (typeof m.chunkStream === 'function') return m
-    } catch { /* not there in this version: try the next place */ }
-  }
-  return undefined
-}
 
 /** Cuts `data` with the twin's chunker; falls back to 1 MiB pieces (and says so) without it. */
 async function cut (data) {

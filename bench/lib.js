@@ -172,3 +172,14 @@ export function writeResults (name, results) {
   writeFileSync(path, JSON.stringify({ name, machine, ...results }, null, 2) + '\n')
   console.log(`\nwrote ${fileURLToPath(path)}`)
 }
+
+/** The twin's content-defined chunker, from its public vault surface if it is there, else its module. */
+export async function loadChunker () {
+  for (const path of ['../dist/vault/index.js', '../dist/vault/chunker.js']) {
+    try {
+      const m = await import(path)
+      if (typeof m.chunkStream === 'function') return m
+    } catch { /* not there in this version: try the next place */ }
+  }
+  return undefined
+}

@@ -24,7 +24,7 @@ import { createCipheriv, createHash, randomBytes } from 'node:crypto'
 import { closeSync, copyFileSync, createReadStream, mkdtempSync, openSync, readFileSync, readSync, readdirSync, rmSync, writeFileSync, writeSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { childrenCpu, goal, MIB, nodeArgs, printTable, processCpu, profileDir, runCommand, sleep, startProcess, stopProcess, TWIN, twinApi, twinCommand, writeResults } from './lib.js'
+import { childrenCpu, goal, loadChunker, MIB, nodeArgs, printTable, processCpu, profileDir, runCommand, sleep, startProcess, stopProcess, TWIN, twinApi, twinCommand, writeResults } from './lib.js'
 import { limitRows, measureLimits } from './machine.js'
 import { summarizeProfiles, printProfileSummary } from './profile.js'
 
@@ -76,17 +76,6 @@ function fileHash (path) {
     const h = createHash('sha256')
     createReadStream(path).on('data', d => h.update(d)).on('end', () => resolve(h.digest('hex'))).on('error', reject)
   })
-}
-
-/** The twin's content-defined chunker, from its public vault surface if it is there, else its module. */
-async function loadChunker () {
-  for (const path of ['../dist/vault/index.js', '../dist/vault/chunker.js']) {
-    try {
-      const m = await import(path)
-      if (typeof m.chunkStream === 'function') return m
-    } catch { /* not there in this version: try the next place */ }
-  }
-  return undefined
 }
 
 /** How many chunks the twin's chunker cuts from a file (undefined when the chunker cannot be loaded). */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
+import { failsCleanly, mutate, mutation } from './mutations.js'
 import {
   createDocument, createIdentity, decodeDocument, decodeKeyEvent, encodeDocument, encodeKeyEvent, formatKelFile,
   formatKeyFile, formatSignature, generatePhrase, parseDidKey, parseKelFile, parseKeyFile, parseSignature, parseTwinId,
@@ -17,31 +18,6 @@ const doc = createDocument(made.state, made.current.signing, { name: 'Alice' })
 const digest = sha256(utf8('content'))
 const sigText = formatSignature(signContent(digest, made.current.signing, made.events, made.state))
 const kelText = formatKelFile(made.state, { events: made.events, document: doc })
-
-function failsCleanly (fn: () => unknown): boolean {
-  try {
-    fn()
-    return false
-  } catch (err) {
-    if (err instanceof TwinError) return true
-    throw err
-  }
-}
-
-/** Flips one bit, or cuts, or appends to a byte string. */
-const mutation = (length: number) => fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat({ max: Math.max(0, length - 1) }), bit: fc.nat({ max: 7 }) }),
-  fc.record({ kind: fc.constant('cut' as const), at: fc.nat({ max: Math.max(0, length - 1) }), bit: fc.constant(0) }),
-  fc.record({ kind: fc.constant('append' as const), at: fc.nat({ max: 255 }), bit: fc.constant(0) })
-)
-
-function mutate (bytes: Uint8Array, m: { kind: 'flip' | 'cut' | 'append', at: number, bit: number }): Uint8Array {
-  if (m.kind === 'cut') return bytes.slice(0, m.at)
-  if (m.kind === 'append') return Uint8Array.from([...bytes, m.at])
-  const out = bytes.slice()
-  out[m.at] = (out[m.at] as number) ^ (1 << m.bit)
-  return out
-}
 
 describe('decoders under random input', () => {
   it('CBOR, key events and documents fail cleanly on random bytes', () => {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
 import fc from 'fast-check'
+import { failsCleanly, mutate, mutation } from './mutations.js'
 import { TwinError } from '../../src/errors.js'
 import { encodeCbor } from '../../src/wire/index.js'
 import {
@@ -15,30 +16,6 @@ const NOW = 1_800_000_000
 const [a, b] = [keySigner(new Uint8Array(randomBytes(32))), keySigner(new Uint8Array(randomBytes(32)))]
 const root = createDelegation({ issuer: a, audience: b.did, subject: a.did, command: '/vault', policy: [['like', '.path', '/photos/*']], expiration: NOW + 60 })
 const inv = createInvocation({ issuer: b, subject: a.did, command: '/vault/read', args: { path: '/photos/x' }, proofs: [root], expiration: NOW + 60 })
-
-function failsCleanly (fn: () => unknown): boolean {
-  try {
-    fn()
-    return false
-  } catch (err) {
-    if (err instanceof TwinError) return true
-    throw err
-  }
-}
-
-const mutation = (length: number) => fc.oneof(
-  fc.record({ kind: fc.constant('flip' as const), at: fc.nat({ max: length - 1 }), bit: fc.nat({ max: 7 }) }),
-  fc.record({ kind: fc.constant('cut' as const), at: fc.nat({ max: length - 1 }), bit: fc.constant(0) }),
-  fc.record({ kind: fc.constant('append' as const), at: fc.nat({ max: 255 }), bit: fc.constant(0) })
-)
-
-function mutate (bytes: Uint8Array, m: { kind: 'flip' | 'cut' | 'append', at: number, bit: number }): Uint8Array {
-  if (m.kind === 'cut') return bytes.slice(0, m.at)
-  if (m.kind === 'append') return Uint8Array.from([...bytes, m.at])
-  const out = bytes.slice()
-  out[m.at] = (out[m.at] as number) ^ (1 << m.bit)
-  return out
-}
 
 describe('UCAN decoders under random input', () => {
   it('refuse random bytes with a TwinError', () => {
