@@ -6,7 +6,8 @@ import { VaultError } from './errors.js'
 import { merkleRoot } from '../shards/index.js'
 import type { VaultParts } from './parts.js'
 import { vaultPath } from './paths.js'
-import type { FileVersion, ShardRow, ShardUpdate } from './store.js'
+import type { ChunkRow, FileVersion, ShardRow, ShardUpdate } from './store.js'
+import type { ShardBackend } from '../shards/index.js'
 
 /** Chunks fetched ahead of the reader; shards of several chunks travel at once. */
 const READ_AHEAD_CHUNKS = 6
@@ -72,7 +73,8 @@ export class VaultReader {
     if (c === undefined) throw new VaultError('INDEX_DAMAGED', 'the vault index names a chunk it does not describe')
     const rows = store.shards(id)
     const first = new Map<number, Uint8Array | undefined>()
-    await Promise.all(rows.filter(r => r.idx < c.k).map(async row => { first.set(row.idx, await this.fetch(row)) }))
+    const peers = this.parts.backends()
+    await Promise.all(rows.filter(r => r.idx < c.k).map(async row => { first.set(row.idx, await fetchShard(peers, row)) }))
     const data = Array.from({ length: c.k }, (_, idx) => first.get(idx)) // in shard order, not arrival order
     if (data.every(d => d !== undefined && d.length === c.shardSize)) {
       const plain = this.open(id, Buffer.concat(data as Uint8Array[]).subarray(0, c.encSize))
@@ -86,20 +88,19 @@ export class VaultReader {
       }
     }
     this.reads.checked++
-    return await this.readChecked(id, rows, first)
+    return await this.readChecked(id, c, rows, first, peers)
   }
 
   /** The slow path: every shard checked by its address, bad or missing ones replaced by parity. */
-  private async readChecked (id: Uint8Array, rows: ShardRow[], first: Map<number, Uint8Array | undefined>): Promise<Uint8Array> {
+  private async readChecked (id: Uint8Array, c: ChunkRow, rows: ShardRow[], first: Map<number, Uint8Array | undefined>, peers: Map<string, ShardBackend>): Promise<Uint8Array> {
     const { store } = this.parts
-    const c = store.chunk(id) as NonNullable<ReturnType<typeof store.chunk>>
     const got: Array<Uint8Array | undefined> = new Array(c.k + c.m).fill(undefined)
     let good = 0
     const updates: ShardUpdate[] = []
     const skipped: ShardRow[] = []
     const tryShard = async (row: ShardRow, evenIfDown = false): Promise<void> => {
-      if (!evenIfDown && this.isDown(row)) { skipped.push(row); return }
-      const data = !evenIfDown && first.has(row.idx) ? first.get(row.idx) : await this.fetch(row, evenIfDown)
+      if (!evenIfDown && peers.get(row.peer)?.down === true) { skipped.push(row); return }
+      const data = !evenIfDown && first.has(row.idx) ? first.get(row.idx) : await fetchShard(peers, row, evenIfDown)
       if (data !== undefined && data.length === c.shardSize && equalBytes(merkleRoot(data), row.addr)) {
         got[row.idx] = data
         good++
@@ -134,25 +135,6 @@ export class VaultReader {
     return plain
   }
 
-  /** Whether the shard's peer failed a moment ago (see ShardBackend.down). */
-  private isDown (row: ShardRow): boolean {
-    return this.parts.backends().get(row.peer)?.down === true
-  }
-
-  /**
-   * A shard's bytes from its peer, or undefined (no such peer, unreachable, or gone). A peer that
-   * just failed is skipped unless `evenIfDown`: parity from the others is faster than its dial.
-   */
-  private async fetch (row: ShardRow, evenIfDown = false): Promise<Uint8Array | undefined> {
-    const backend = this.parts.backends().get(row.peer)
-    if (backend === undefined || (backend.down === true && !evenIfDown)) return undefined
-    try {
-      return await backend.get(row.addr)
-    } catch {
-      return undefined // unreachable: counted as missing, and another shard is tried
-    }
-  }
-
   /** The chunk's plaintext if `enc` decrypts under its key and matches its id; else undefined. */
   private open (id: Uint8Array, enc: Uint8Array): Uint8Array | undefined {
     const { keys } = this.parts
@@ -163,5 +145,19 @@ export class VaultReader {
       return undefined
     }
     return equalBytes(keys.chunkId(plain), id) ? plain : undefined
+  }
+}
+
+/**
+ * A shard's bytes from its peer, or undefined (no such peer, unreachable, or gone). A peer that
+ * just failed is skipped unless `evenIfDown`: parity from the others is faster than its dial.
+ */
+async function fetchShard (peers: Map<string, ShardBackend>, row: ShardRow, evenIfDown = false): Promise<Uint8Array | undefined> {
+  const backend = peers.get(row.peer)
+  if (backend === undefined || (backend.down === true && !evenIfDown)) return undefined
+  try {
+    return await backend.get(row.addr)
+  } catch {
+    return undefined // unreachable: counted as missing, and another shard is tried
   }
 }
