@@ -44,6 +44,8 @@ export const statusSchema = z.object({
     peer: z.string(), path: z.enum(['direct', 'relayed']), transport: z.enum(['tcp', 'websockets', 'other']),
     address: z.string(), direction: z.enum(['inbound', 'outbound']), opened: z.string()
   })),
+  reachability: z.enum(['unknown', 'public', 'nat', 'relayed-only']).describe('public: relays see this twin at its own address; nat: behind NAT, relayed connections are upgraded by hole punching; relayed-only: hole punching failed, relays carry everything; unknown: no relay answered yet'),
+  observed: z.array(z.string()).describe('where relays see this twin\'s hole-punching port (host:port)'),
   outbox: z.record(z.string(), z.number()), inbox: z.number()
 })
 export const callResultSchema = z.object({ response: z.unknown() })

@@ -81,6 +81,7 @@ export function buildProgram (): Command {
     .option('--bootstrap <multiaddr>', 'a relay to use (repeatable; remembered for later starts)', collect)
     .option('--listen <multiaddr>', 'where to listen directly (repeatable; default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--announce <multiaddr>', 'direct address to publish instead of the listening ones (repeatable)', collect)
+    .option('--public-range <cidr>', 'treat this reserved address range as public, e.g. 100.64.0.0/10 (repeatable; for labs and private networks)', collect)
     .option('--api-port <port>', 'port of the HTTP API on 127.0.0.1 (default: any free port, written to api.json)')
     .action(async (opts) => { await (await network()).start(opts) })
 
@@ -88,6 +89,7 @@ export function buildProgram (): Command {
     .description('run a relay: DHT server, circuit relay and mailbox for twins that are offline')
     .option('--listen <multiaddr>', 'where to listen (repeatable; default /ip4/0.0.0.0/tcp/4001)', collect)
     .option('--announce <multiaddr>', 'address to publish instead of the listening ones (repeatable)', collect)
+    .option('--public-range <cidr>', 'treat this reserved address range as public, e.g. 100.64.0.0/10 (repeatable; for labs and private networks)', collect)
     .option('--mailbox-messages <n>', 'most envelopes kept for one twin (default 100000)')
     .option('--mailbox-size <size>', 'most bytes kept for one twin, e.g. 512MiB (default 512MiB)')
     .option('--sender-messages <n>', 'most envelopes one sender may have waiting, in all mailboxes (default 20000)')
@@ -192,6 +194,7 @@ itself is refused. Sizes take the units B, KB, KiB, MB, MiB, GB, GiB.`)
     .option('--open', 'admit every twin that asks, with that quota (a public node)')
     .option('--listen <multiaddr>', 'where to listen (repeatable; default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--announce <multiaddr>', 'address to publish instead (repeatable)', collect)
+    .option('--public-range <cidr>', 'treat this reserved address range as public, e.g. 100.64.0.0/10 (repeatable; for labs and private networks)', collect)
     .option('--bootstrap <multiaddr>', 'a relay to stay reachable through (repeatable); use one when the node has no fixed public address', collect)
     .action(async (opts) => { await (await storageNode()).run(opts) })
   // `storage-node --home DIR invite` means the same as `storage-node invite --home DIR`.

@@ -6,7 +6,6 @@ import { noise } from '@chainsafe/libp2p-noise'
 import { yamux } from '@chainsafe/libp2p-yamux'
 import { identify } from '@libp2p/identify'
 import { ping } from '@libp2p/ping'
-import { dcutr } from '@libp2p/dcutr'
 import { kadDHT, passthroughMapper, type KadDHT } from '@libp2p/kad-dht'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
@@ -18,6 +17,8 @@ import { NetError } from './errors.js'
 import { selectRecord, validateRecordForKey } from './record.js'
 import { perHostGater, SERVICE_LIMITS, TWIN_LIMITS, type ConnectionLimits } from './limits.js'
 import { liveness } from './liveness.js'
+import { punch, punchingTcp, PunchState, freePunchPort } from './punch.js'
+import { dialOrder, type PublicRanges } from './links.js'
 
 // Dialing WebSockets on Node 20 needs the WebSocket global.
 const G = globalThis as unknown as { WebSocket?: unknown }
@@ -57,9 +58,10 @@ function dht (clientMode: boolean): ReturnType<typeof kadDHT> {
 const transports = () => [tcp(), webSockets()] as const
 
 /** The libp2p settings that enforce a role's connection limits (src/net/limits.ts). */
-function bounded (limits: ConnectionLimits): { connectionManager: object, connectionMonitor: object, connectionGater: ReturnType<typeof perHostGater>, streamMuxers: Array<ReturnType<typeof yamux>> } {
+function bounded (limits: ConnectionLimits, publicRanges: PublicRanges = []): { connectionManager: object, connectionMonitor: object, connectionGater: ReturnType<typeof perHostGater>, streamMuxers: Array<ReturnType<typeof yamux>> } {
   return {
     connectionManager: {
+      addressSorter: dialOrder(publicRanges),
       maxConnections: limits.maxConnections,
       maxIncomingPendingConnections: limits.maxPendingInbound,
       inboundConnectionThreshold: limits.newPerHostPerSecond,
@@ -77,29 +79,39 @@ function bounded (limits: ConnectionLimits): { connectionManager: object, connec
 }
 
 /** A relay: directly reachable, DHT server, circuit relay v2 without per-connection limits. */
-export async function createRelayNode (options: { privateKey: PrivateKey, listen: string[], announce?: string[] }): Promise<TwinLibp2p> {
+export async function createRelayNode (options: { privateKey: PrivateKey, listen: string[] } & ReachOptions): Promise<TwinLibp2p> {
   return await createServiceNode(options, {
     relay: circuitRelayServer({ reservations: { maxReservations: 4096, applyDefaultLimit: false, reservationTtl: 2 * 3600_000 } }),
     dht: dht(false)
   })
 }
 
+/** Where a twin or a node behind NAT can be reached, and how it learns that. */
+export interface ReachOptions {
+  /** Addresses to give libp2p (identify, the peer record) in place of the listening ones; circuits stay. */
+  announce?: string[]
+  /** Address ranges to treat as public though they are reserved (labs, private networks). */
+  publicRanges?: PublicRanges
+}
+
 /**
  * A twin's node: listens where asked (if anywhere), and on any relay it connects to through a
- * circuit reservation, so twins behind NAT stay reachable. DHT client.
+ * circuit reservation, so twins behind NAT stay reachable. Relayed connections are upgraded to
+ * direct ones by hole punching (src/net/punch.ts). DHT client.
  */
-export async function createTwinNode (options: { privateKey: PrivateKey, listen: string[], relays: string[] }): Promise<TwinLibp2p> {
+export async function createTwinNode (options: { privateKey: PrivateKey, listen: string[], relays: string[] } & ReachOptions): Promise<TwinLibp2p> {
+  const state = new PunchState(await freePunchPort(), () => options.relays)
   const node = await createLibp2p({
     privateKey: options.privateKey,
-    addresses: { listen: [...options.listen, '/p2p-circuit'] },
-    transports: [...transports(), circuitRelayTransport()],
+    addresses: relayedAddresses(options.listen, options.announce),
+    transports: [punchingTcp(state), webSockets(), circuitRelayTransport()],
     connectionEncrypters: [noise()],
-    ...bounded(TWIN_LIMITS),
+    ...bounded(TWIN_LIMITS, options.publicRanges),
     services: {
       identify: identify(),
       ping: ping(),
       liveness: liveness(),
-      dcutr: dcutr(),
+      punch: punch(state),
       dht: dht(true)
     }
   }) as unknown as TwinLibp2p
@@ -112,16 +124,18 @@ export async function createTwinNode (options: { privateKey: PrivateKey, listen:
  * `circuit`, it also listens through the relays it keeps connected to (a circuit reservation
  * on each), so it stays reachable behind a NAT or after it moved.
  */
-export async function createServiceNode (options: { privateKey: PrivateKey, listen: string[], announce?: string[], circuit?: boolean }, services: Record<string, (components: never) => unknown> = {}): Promise<TwinLibp2p> {
+export async function createServiceNode (options: { privateKey: PrivateKey, listen: string[], circuit?: string[] } & ReachOptions, services: Record<string, (components: never) => unknown> = {}): Promise<TwinLibp2p> {
+  const relays = options.circuit
+  const state = relays === undefined ? undefined : new PunchState(await freePunchPort(), () => relays)
   const node = await createLibp2p({
     privateKey: options.privateKey,
-    addresses: options.circuit === true
+    addresses: state !== undefined
       ? relayedAddresses(options.listen, options.announce)
       : { listen: options.listen, ...(options.announce === undefined ? {} : { announce: options.announce }) },
-    transports: options.circuit === true ? [...transports(), circuitRelayTransport()] : [...transports()],
+    transports: state !== undefined ? [punchingTcp(state), webSockets(), circuitRelayTransport()] : [...transports()],
     connectionEncrypters: [noise()],
-    ...bounded(SERVICE_LIMITS),
-    services: { identify: identify(), ping: ping(), liveness: liveness(), ...services }
+    ...bounded(SERVICE_LIMITS, options.publicRanges),
+    services: { identify: identify(), ping: ping(), liveness: liveness(), ...(state === undefined ? {} : { punch: punch(state) }), ...services }
   })
   return node as unknown as TwinLibp2p
 }

@@ -13,6 +13,8 @@ import type { TwinLibp2p } from './node.js'
 export abstract class NodeRole {
   node!: TwinLibp2p
   protected readonly cleanups = new Cleanups()
+  /** Reserved ranges this node treats as public (`--public-range`). */
+  protected publicRanges: readonly string[] = []
 
   async start (): Promise<void> {
     try {
@@ -46,6 +48,6 @@ export abstract class NodeRole {
 
   /** Where other machines can reach this node, best first (`shareableAddresses`). */
   addresses (): string[] {
-    return shareableAddresses(this.node.getMultiaddrs().map(String))
+    return shareableAddresses(this.node.getMultiaddrs().map(String), this.publicRanges)
   }
 }

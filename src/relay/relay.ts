@@ -14,8 +14,9 @@ export class Relay extends NodeRole {
   private db!: Db
   private mailbox!: MailboxService
 
-  constructor (readonly home: string, private readonly options: { listen: string[], announce?: string[], limits?: MailboxLimits }) {
+  constructor (readonly home: string, private readonly options: { listen: string[], announce?: string[], limits?: MailboxLimits, publicRanges?: string[] }) {
     super()
+    this.publicRanges = options.publicRanges ?? []
     checkMailboxLimits(options.limits ?? DEFAULT_MAILBOX_LIMITS)
   }
 
@@ -23,7 +24,7 @@ export class Relay extends NodeRole {
     const seed = this.prepareHome(this.home, 'relay')
     this.db = openDb(join(this.home, 'relay.db'), { create: true })
     this.cleanups.add(() => { this.db.close() })
-    this.node = await createRelayNode({ privateKey: await peerKeyFromSeed(seed), listen: this.options.listen, ...(this.options.announce === undefined ? {} : { announce: this.options.announce }) })
+    this.node = await createRelayNode({ privateKey: await peerKeyFromSeed(seed), listen: this.options.listen, ...(this.options.announce === undefined ? {} : { announce: this.options.announce }), publicRanges: this.publicRanges })
     this.cleanups.add(async () => { await stopNode(this.node) })
     this.mailbox = new MailboxService(this.node, new RelayStore(this.db, this.options.limits ?? DEFAULT_MAILBOX_LIMITS))
     await this.mailbox.start()

@@ -18,6 +18,8 @@ export interface StorageNodeOptions {
   announce?: string[]
   /** Relays to stay connected to and keep a circuit reservation on, so twins reach the node through them. */
   bootstrap?: string[]
+  /** Reserved address ranges to treat as public (labs, private networks): see `--public-range`. */
+  publicRanges?: string[]
 }
 
 /** How long a start waits for its circuit reservations, so that what it prints (and invites) includes them. */
@@ -34,6 +36,7 @@ export class StorageNode extends NodeRole {
 
   constructor (readonly home: string, private readonly options: StorageNodeOptions) {
     super()
+    this.publicRanges = options.publicRanges ?? []
   }
 
   protected async setUp (): Promise<void> {
@@ -51,7 +54,8 @@ export class StorageNode extends NodeRole {
       privateKey: await peerKeyFromSeed(seed),
       listen: this.options.listen,
       ...(this.options.announce === undefined ? {} : { announce: this.options.announce }),
-      circuit: relays.length > 0
+      ...(relays.length > 0 ? { circuit: relays } : {}),
+      ...(this.options.publicRanges === undefined ? {} : { publicRanges: this.options.publicRanges })
     })
     this.cleanups.add(async () => { await stopNode(this.node) })
     const open = this.options.open === true

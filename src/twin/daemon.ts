@@ -6,7 +6,7 @@ import {
   createDocument, ed25519DidKey, ed25519PrivateKey, normalizeTwinId, signWithContext, verifyWithContext, x25519DidKey, x25519PrivateKey,
   IdentityStore, type GenerationSecrets
 } from '../identity/index.js'
-import { createTwinNode, peerKeyFromSigningSeed, stopNode, encodeRecord, Resolver, NodeRole, linkOf } from '../net/index.js'
+import { createTwinNode, peerKeyFromSigningSeed, stopNode, encodeRecord, Resolver, NodeRole, linkOf, type PunchStatus } from '../net/index.js'
 import { ENVELOPE_VERSIONS, Messaging, MessageStore, type OutboxRow, type Timing } from '../messaging/index.js'
 import { RelayClient } from '../relay/index.js'
 import { createApi, listenApi, loopbackHosts, mountVaultApi, apiFilePath, type CallBody, type SendBody } from '../api/index.js'
@@ -34,6 +34,8 @@ export interface StartOptions {
    * `[1]` makes it behave as a twin from before version 2, for interoperability tests.
    */
   envelopeVersions?: readonly number[]
+  /** Reserved address ranges to treat as public (`--public-range`: labs, private networks). */
+  publicRanges?: string[]
 }
 
 const PUBLISH_EVERY_MS = 60 * 60_000
@@ -78,7 +80,9 @@ export class TwinDaemon extends NodeRole {
     this.node = await createTwinNode({
       privateKey: await peerKeyFromSigningSeed(this.secrets.signing),
       listen: this.options.listen ?? ['/ip4/0.0.0.0/tcp/0'],
-      relays: this.ownRelays
+      relays: this.ownRelays,
+      ...(this.options.announce === undefined ? {} : { announce: this.options.announce }),
+      ...(this.options.publicRanges === undefined ? {} : { publicRanges: this.options.publicRanges })
     })
     this.cleanups.add(async () => { await stopNode(this.node) })
 
@@ -289,9 +293,16 @@ export class TwinDaemon extends NodeRole {
       relays: this.ownRelays.map(address => ({ address, connected: this.relayUp.get(address) === true })),
       connections: this.node.getConnections().length,
       links: this.node.getConnections().map(linkOf),
+      ...this.reach(),
       outbox: this.messaging.queueSizes(),
       inbox: this.store.inboxCount()
     }
+  }
+
+  /** How others reach this twin: its reachability and where relays see it (src/net/punch.ts). */
+  private reach (): { reachability: PunchStatus['reachability'], observed: string[] } {
+    const s = (this.node.services as { punch?: { status: () => PunchStatus } }).punch?.status()
+    return { reachability: s?.reachability ?? 'unknown', observed: s?.observed ?? [] }
   }
 
   private backend (): Parameters<typeof createApi>[0] {

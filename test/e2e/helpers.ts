@@ -9,10 +9,12 @@ export const TWIN = fileURLToPath(new URL('../../bin/twin', import.meta.url))
 export interface Run { code: number | null, stdout: string, stderr: string }
 
 /** Runs `bin/twin` as a user would, in its own process, with an isolated environment. */
-export async function twin (args: string[], options: { env?: Record<string, string>, input?: string, timeoutMs?: number } = {}): Promise<Run> {
+export async function twin (args: string[], options: { env?: Record<string, string>, input?: string, timeoutMs?: number, netns?: string } = {}): Promise<Run> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env }
   return await new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [TWIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+    // `netns`: run inside a lab's network namespace (test/e2e/netlab.ts), where that twin's API is.
+    const [cmd, argv] = options.netns === undefined ? [process.execPath, [TWIN, ...args]] : ['ip', ['netns', 'exec', options.netns, process.execPath, TWIN, ...args]]
+    const child = spawn(cmd, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d })

@@ -8,7 +8,7 @@ import { BackendError } from '../../src/shards/errors.js'
 // that knows no file.
 const HOST = '127.0.0.1:4000'
 const backend: ApiBackend = {
-  status: () => ({ id: 'b', name: '', peerId: '', addresses: [], relays: [], connections: 0, links: [], outbox: {}, inbox: 0 }),
+  status: () => ({ id: 'b', name: '', peerId: '', addresses: [], relays: [], connections: 0, links: [], reachability: 'unknown', observed: [], outbox: {}, inbox: 0 }),
   send: async () => { throw new Error('a bug, with details the caller must not see') },
   inbox: () => ({ messages: [] }),
   outbox: () => ({ messages: [] }),

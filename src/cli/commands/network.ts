@@ -42,8 +42,9 @@ function port (text: string | undefined): number | undefined {
   return n
 }
 
-export async function start (opts: CommonOptions & { listen?: string[], announce?: string[], bootstrap?: string[], apiPort?: string }): Promise<void> {
+export async function start (opts: CommonOptions & { listen?: string[], announce?: string[], bootstrap?: string[], apiPort?: string, publicRange?: string[] }): Promise<void> {
   keepRunningOnStrayErrors()
+  const publicRanges = await checkPublicRanges(opts.publicRange)
   const { TwinDaemon } = await import('../../twin/daemon.js')
   const home = resolveHome(opts.home)
   // The daemon unlocks the keys from this copy. The variable itself goes now: while the twin
@@ -57,6 +58,7 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
     ...(opts.announce === undefined ? {} : { announce: opts.announce }),
     ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap }),
     ...(opts.apiPort === undefined ? {} : { apiPort: port(opts.apiPort) }),
+    publicRanges,
     passphrase: secret
   })
   await daemon.start()
@@ -70,9 +72,21 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
   await daemon.stop()
 }
 
+/** `--public-range` values, checked before anything starts. */
+export async function checkPublicRanges (ranges: string[] = []): Promise<string[]> {
+  const { parsePublicRanges } = await import('../../net/links.js')
+  try {
+    parsePublicRanges(ranges)
+  } catch (err) {
+    throw new CliError('OPTION_INVALID', `--public-range: ${(err as Error).message}`)
+  }
+  return ranges
+}
+
 export interface RelayOptions extends CommonOptions {
   listen?: string[]
   announce?: string[]
+  publicRange?: string[]
   mailboxMessages?: string
   mailboxSize?: string
   senderMessages?: string
@@ -86,7 +100,8 @@ export async function relay (opts: RelayOptions): Promise<void> {
   const { Relay } = await import('../../relay/index.js')
   const home = resolveHome(opts.home)
   const limits = await relayLimits(opts)
-  const r = new Relay(home, { listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], ...(opts.announce === undefined ? {} : { announce: opts.announce }), limits })
+  const publicRanges = await checkPublicRanges(opts.publicRange)
+  const r = new Relay(home, { listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/4001'], ...(opts.announce === undefined ? {} : { announce: opts.announce }), limits, publicRanges })
   await r.start()
   const { reportOnSignal } = await import('../../net/index.js')
   reportOnSignal('relay', () => r.node)
@@ -164,14 +179,22 @@ export async function call (to: string, verb: string, json: string | undefined, 
   emit(opts.json, r, () => JSON.stringify(r.response, null, 2))
 }
 
+const REACHABILITY: Record<string, string> = {
+  unknown: 'not known yet (no relay has answered)',
+  public: 'directly: no NAT between this twin and its relays',
+  nat: 'behind NAT: through relays, and directly after hole punching',
+  'relayed-only': 'only through relays: hole punching failed (a NAT that maps each destination differently)'
+}
+
 export async function status (opts: CommonOptions): Promise<void> {
   const home = resolveHome(opts.home)
-  const s = await callApi(home, 'GET', '/v1/status') as { id: string, name: string, peerId: string, addresses: string[], relays: Array<{ address: string, connected: boolean }>, connections: number, links: Array<{ peer: string, path: string, transport: string, address: string, direction: string }>, outbox: Record<string, number>, inbox: number }
+  const s = await callApi(home, 'GET', '/v1/status') as { id: string, name: string, peerId: string, addresses: string[], relays: Array<{ address: string, connected: boolean }>, connections: number, links: Array<{ peer: string, path: string, transport: string, address: string, direction: string }>, reachability: string, observed: string[], outbox: Record<string, number>, inbox: number }
   emit(opts.json, s, () => [
     `id           ${s.id}${s.name === '' ? '' : ` (${s.name})`}`,
     `peer         ${s.peerId}`,
     `addresses    ${s.addresses.join('\n             ') || '(none)'}`,
     `relays       ${s.relays.map(r => `${r.address} (${r.connected ? 'connected' : 'not connected'})`).join('\n             ') || '(none)'}`,
+    `reachable    ${REACHABILITY[s.reachability] ?? s.reachability}${s.observed.length > 0 ? ` (relays see it at ${s.observed.join(', ')})` : ''}`,
     `connections  ${s.connections}${s.links.map(l => `\n  ${l.path.padEnd(8)} ${l.transport.padEnd(10)} ${l.direction.padEnd(8)} ${l.peer}  ${l.address}`).join('')}`,
     `outbox       ${Object.entries(s.outbox).map(([k, v]) => `${v} ${k}`).join(', ') || 'empty'}`,
     `inbox        ${s.inbox} message${s.inbox === 1 ? '' : 's'}`

@@ -8,9 +8,10 @@ const DEFAULT_QUOTA = '10GiB'
 /** Default lifetime of an invite: long enough to pass it on, short enough not to lie around. */
 const DEFAULT_INVITE_LIFETIME = '7d'
 
-export async function run (opts: CommonOptions & { dir?: string, quota?: string, open?: boolean, listen?: string[], announce?: string[], bootstrap?: string[] }): Promise<void> {
-  const { keepRunningOnStrayErrors } = await import('./network.js')
+export async function run (opts: CommonOptions & { dir?: string, quota?: string, open?: boolean, listen?: string[], announce?: string[], bootstrap?: string[], publicRange?: string[] }): Promise<void> {
+  const { keepRunningOnStrayErrors, checkPublicRanges } = await import('./network.js')
   keepRunningOnStrayErrors()
+  const publicRanges = await checkPublicRanges(opts.publicRange)
   const { StorageNode } = await import('../../storage/index.js')
   const home = resolveHome(opts.home)
   const quota = parseSize(opts.quota ?? DEFAULT_QUOTA, 'quota')
@@ -20,7 +21,8 @@ export async function run (opts: CommonOptions & { dir?: string, quota?: string,
     open: opts.open === true,
     listen: opts.listen ?? ['/ip4/0.0.0.0/tcp/0'],
     ...(opts.announce === undefined ? {} : { announce: opts.announce }),
-    ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap })
+    ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap }),
+    publicRanges
   })
   await node.start()
   const { reportOnSignal } = await import('../../net/index.js')

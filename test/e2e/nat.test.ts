@@ -1,0 +1,80 @@
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { tempDir, twinJson } from './helpers.js'
+import { makeNatLab, natLabUnavailable, type NatLab } from './netlab.js'
+import { Procs, waitFor, type Proc } from './processes.js'
+
+// Two homes, each a LAN behind a router that masquerades it and drops what nobody inside asked
+// for, and a relay on the lab's public internet. The twins meet through the relay's circuit and
+// must end up connected directly, by hole punching, and stay so when the relay goes away.
+const tmp = tempDir('twin-nat-')
+const procs = new Procs()
+const at = (...p: string[]): string => join(tmp.path, ...p)
+const unavailable = natLabUnavailable()
+if (unavailable !== undefined) console.warn(`NAT tests skipped: ${unavailable}`)
+let lab: NatLab
+let relay: Proc
+const twins: Array<{ home: string, ns: string, id: string, peerId: string }> = []
+
+beforeAll(async () => {
+  if (unavailable !== undefined) return
+  lab = makeNatLab()
+  const publicRange = ['--public-range', lab.publicRange]
+  relay = procs.spawn(['relay', '--home', at('relay'), '--listen', '/ip4/0.0.0.0/tcp/4001', ...publicRange], {}, lab.relay.ns)
+  const relayAddress = (await relay.ready()).addresses[0] as string
+  expect(relayAddress).toMatch(/^\/ip4\/100\.64\.0\.2\/tcp\/4001\/p2p\//)
+  for (const [i, name] of ['alice', 'bob'].entries()) {
+    const home = at(name)
+    const { id } = await twinJson(['init', '--home', home, '--name', name])
+    const ns = lab.homes[i]!.ns
+    const ready = await procs.spawn(['start', '--home', home, '--bootstrap', relayAddress, ...publicRange], {}, ns).ready()
+    twins.push({ home, ns, id, peerId: ready.peerId })
+  }
+}, 120_000)
+
+afterAll(async () => {
+  await procs.stopAll()
+  lab?.remove()
+  tmp.cleanup()
+})
+
+const status = async (t: typeof twins[number]): Promise<any> => await twinJson(['status', '--home', t.home], { netns: t.ns })
+
+describe.skipIf(unavailable !== undefined)('two twins behind two NATs', () => {
+  it('learn that they are behind NAT, from where the relay sees them', async () => {
+    for (const [i, t] of twins.entries()) {
+      const s = await waitFor(async () => { const s = await status(t); return s.reachability !== 'unknown' && s }, 20_000, 'an observed address')
+      expect(s.reachability).toBe('nat')
+      // The router's public address, not the LAN one.
+      expect(s.observed[0]).toMatch(new RegExp(`^${lab.homes[i]!.router.ip.replace(/\./g, '\\.')}:\\d+$`))
+    }
+  }, 60_000)
+
+  it('reach each other through the relay, then end with a direct connection within 30 s', async () => {
+    const [alice, bob] = twins as [typeof twins[number], typeof twins[number]]
+    const r = await twinJson(['call', bob.id, 'twin.ping', '--home', alice.home], { netns: alice.ns })
+    expect(r.response).toMatchObject({ pong: true })
+    const direct = await waitFor(async () => {
+      const links = (await status(alice)).links as Array<{ peer: string, path: string, address: string }>
+      return links.find(l => l.peer === bob.peerId && l.path === 'direct')
+    }, 30_000, 'a direct connection from alice to bob')
+    // Bob's router, at the port its NAT gave bob's punch port: the hole that was punched.
+    expect(direct.address).toContain(`/ip4/${lab.homes[1]!.router.ip}/tcp/`)
+    const back = (await status(bob)).links as Array<{ peer: string, path: string }>
+    expect(back).toContainEqual(expect.objectContaining({ peer: alice.peerId, path: 'direct' }))
+  }, 60_000)
+
+  it('keep exchanging messages, in order, when the relay is stopped', async () => {
+    const [alice, bob] = twins as [typeof twins[number], typeof twins[number]]
+    await relay.stop()
+    for (let i = 0; i < 5; i++) await twinJson(['send', bob.id, `after the relay ${i}`, '--home', alice.home], { netns: alice.ns })
+    const inbox = await waitFor(async () => {
+      const m = (await twinJson(['inbox', '--home', bob.home], { netns: bob.ns })).messages as Array<{ text: string, arrival: number }>
+      const after = m.filter(x => x.text?.startsWith('after the relay'))
+      return after.length === 5 ? after : undefined
+    }, 30_000, 'five messages at bob')
+    expect([...inbox].sort((a, b) => a.arrival - b.arrival).map(m => m.text)).toEqual([0, 1, 2, 3, 4].map(i => `after the relay ${i}`))
+    const links = (await status(alice)).links as Array<{ peer: string, path: string }>
+    expect(links).toContainEqual(expect.objectContaining({ peer: bob.peerId, path: 'direct' }))
+  }, 90_000)
+})
