@@ -1,3 +1,5 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir, twinJson } from './helpers.js'
@@ -6,7 +8,8 @@ import { Procs, waitFor, type Proc } from './processes.js'
 
 // Two homes, each a LAN behind a router that masquerades it and drops what nobody inside asked
 // for, and a relay on the lab's public internet. The twins meet through the relay's circuit and
-// must end up connected directly, by hole punching, and stay so when the relay goes away.
+// must end up connected directly, by hole punching, and stay so when the relay goes away; a
+// storage node in bob's home, with no forwarded port, serves alice the same way.
 const tmp = tempDir('twin-nat-')
 const procs = new Procs()
 const at = (...p: string[]): string => join(tmp.path, ...p)
@@ -38,9 +41,10 @@ afterAll(async () => {
   tmp.cleanup()
 })
 
+const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
 const status = async (t: typeof twins[number]): Promise<any> => await twinJson(['status', '--home', t.home], { netns: t.ns })
 
-describe.skipIf(unavailable !== undefined)('two twins behind two NATs', () => {
+describe.skipIf(unavailable !== undefined)('two twins behind two NATs, and a storage node behind one of them', () => {
   it('learn that they are behind NAT, from where the relay sees them', async () => {
     for (const [i, t] of twins.entries()) {
       const s = await waitFor(async () => { const s = await status(t); return s.reachability !== 'unknown' && s }, 20_000, 'an observed address')
@@ -64,6 +68,26 @@ describe.skipIf(unavailable !== undefined)('two twins behind two NATs', () => {
     expect(back).toContainEqual(expect.objectContaining({ peer: alice.peerId, path: 'direct' }))
   }, 60_000)
 
+  it('a storage node behind the other NAT is added by an invite, and stores and serves 20 MiB', async () => {
+    const [alice, bob] = twins as [typeof twins[number], typeof twins[number]]
+    const relayAddress = (await twinJson(['status', '--home', alice.home], { netns: alice.ns })).relays[0].address as string
+    // The node shares bob's home: no forwarded port, only the relay's circuit.
+    const node = await procs.spawn(['storage-node', '--home', at('node'), '--dir', at('node', 'shards'), '--bootstrap', relayAddress, '--public-range', lab.publicRange], {}, bob.ns).ready()
+    const circuit = (node.addresses as string[]).find(a => a.includes('/p2p-circuit'))
+    expect(circuit).toBeDefined()
+    const invite = await twinJson(['storage-node', 'invite', '--home', at('node')], { netns: bob.ns })
+    expect(invite.addresses).toContain(circuit)
+    expect(await twinJson(['storage', 'add', invite.token, '--home', alice.home], { netns: alice.ns })).toMatchObject({ id: node.peerId })
+    writeFileSync(at('big.bin'), randomBytes(20 * 1024 * 1024))
+    const put = await twinJson(['put', at('big.bin'), '--as', '/big.bin', '--home', alice.home], { netns: alice.ns, timeoutMs: 240_000 })
+    expect(put.size).toBe(20 * 1024 * 1024)
+    await twinJson(['get', '/big.bin', '-o', at('back.bin'), '--home', alice.home], { netns: alice.ns, timeoutMs: 240_000 })
+    expect(sha(at('back.bin'))).toBe(sha(at('big.bin')))
+    // The node, reached through the circuit, punched a direct path to alice as a twin does.
+    const links = (await status(alice)).links as Array<{ peer: string, path: string }>
+    expect(links).toContainEqual(expect.objectContaining({ peer: node.peerId, path: 'direct' }))
+  }, 300_000)
+
   it('keep exchanging messages, in order, when the relay is stopped', async () => {
     const [alice, bob] = twins as [typeof twins[number], typeof twins[number]]
     await relay.stop()
@@ -76,5 +100,8 @@ describe.skipIf(unavailable !== undefined)('two twins behind two NATs', () => {
     expect([...inbox].sort((a, b) => a.arrival - b.arrival).map(m => m.text)).toEqual([0, 1, 2, 3, 4].map(i => `after the relay ${i}`))
     const links = (await status(alice)).links as Array<{ peer: string, path: string }>
     expect(links).toContainEqual(expect.objectContaining({ peer: bob.peerId, path: 'direct' }))
-  }, 90_000)
+    // The storage node behind bob's NAT serves the file over the punched path alone.
+    await twinJson(['get', '/big.bin', '-o', at('again.bin'), '--home', alice.home], { netns: alice.ns, timeoutMs: 240_000 })
+    expect(sha(at('again.bin'))).toBe(sha(at('big.bin')))
+  }, 120_000)
 })
