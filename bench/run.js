@@ -5,7 +5,8 @@ const BENCHES = {
   messaging: () => import('./messaging.js'),
   vault: () => import('./vault.js'),
   erasure: () => import('./erasure.js'),
-  machine: () => import('./machine.js')
+  machine: () => import('./machine.js'),
+  nat: () => import('./nat.js')
 }
 
 const wanted = process.argv.slice(2)

@@ -92,6 +92,8 @@ export interface ReachOptions {
   announce?: string[]
   /** Address ranges to treat as public though they are reserved (labs, private networks). */
   publicRanges?: PublicRanges
+  /** False: never upgrade a relayed connection by hole punching (peers then never learn this node's address). */
+  holePunching?: boolean
 }
 
 /**
@@ -100,7 +102,7 @@ export interface ReachOptions {
  * direct ones by hole punching (src/net/punch.ts). DHT client.
  */
 export async function createTwinNode (options: { privateKey: PrivateKey, listen: string[], relays: string[] } & ReachOptions): Promise<TwinLibp2p> {
-  const state = new PunchState(await freePunchPort(), () => options.relays)
+  const state = new PunchState(await freePunchPort(), () => options.relays, options.holePunching !== false)
   const node = await createLibp2p({
     privateKey: options.privateKey,
     addresses: relayedAddresses(options.listen, options.announce),

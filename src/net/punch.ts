@@ -62,7 +62,8 @@ export interface PunchStatus {
 export class PunchState {
   /** Connections that were dialed from the punch port: only their observed address counts. */
   readonly fromPort = new WeakSet<Connection>()
-  constructor (readonly port: number, readonly relays: () => string[]) {}
+  /** `enabled: false`: observe only; never punch (`twin start --no-hole-punching`: peers see only the relay's address). */
+  constructor (readonly port: number, readonly relays: () => string[], readonly enabled = true) {}
 
   isRelay (peer: string | null): boolean {
     return peer !== null && this.relays().some(r => r.endsWith(`/p2p/${peer}`))
@@ -143,8 +144,9 @@ export class Punch implements Startable {
   }
 
   async start (): Promise<void> {
-    await this.components.registrar.handle(PUNCH_PROTOCOL, async (stream, connection) => { await this.answer(stream, connection) }, { runOnLimitedConnection: true, maxInboundStreams: 2, maxOutboundStreams: 2 })
     this.components.events.addEventListener('peer:identify', this.onIdentify)
+    if (!this.state.enabled) return
+    await this.components.registrar.handle(PUNCH_PROTOCOL, async (stream, connection) => { await this.answer(stream, connection) }, { runOnLimitedConnection: true, maxInboundStreams: 2, maxOutboundStreams: 2 })
     this.components.events.addEventListener('connection:open', this.onOpen)
   }
 
@@ -152,7 +154,7 @@ export class Punch implements Startable {
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
     this.components.events.removeEventListener('connection:open', this.onOpen)
     for (const t of this.closing) clearTimeout(t)
-    await this.components.registrar.unhandle(PUNCH_PROTOCOL)
+    if (this.state.enabled) await this.components.registrar.unhandle(PUNCH_PROTOCOL)
   }
 
   status (): PunchStatus {
@@ -160,7 +162,7 @@ export class Punch implements Startable {
     let reachability: Reachability = 'unknown'
     if (observed.length > 0) {
       const own = ownAddresses()
-      reachability = observed.every(a => own.has(hostOf(a))) ? 'public' : this.failed > 0 && this.punched === 0 ? 'relayed-only' : 'nat'
+      reachability = observed.every(a => own.has(hostOf(a))) ? 'public' : !this.state.enabled || (this.failed > 0 && this.punched === 0) ? 'relayed-only' : 'nat'
     }
     return { reachability, observed, punched: this.punched, failed: this.failed }
   }

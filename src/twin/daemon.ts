@@ -36,6 +36,8 @@ export interface StartOptions {
   envelopeVersions?: readonly number[]
   /** Reserved address ranges to treat as public (`--public-range`: labs, private networks). */
   publicRanges?: string[]
+  /** False: stay on relayed connections (`--no-hole-punching`): peers never see this twin's address. */
+  holePunching?: boolean
 }
 
 const PUBLISH_EVERY_MS = 60 * 60_000
@@ -82,7 +84,8 @@ export class TwinDaemon extends NodeRole {
       listen: this.options.listen ?? ['/ip4/0.0.0.0/tcp/0'],
       relays: this.ownRelays,
       ...(this.options.announce === undefined ? {} : { announce: this.options.announce }),
-      ...(this.options.publicRanges === undefined ? {} : { publicRanges: this.options.publicRanges })
+      ...(this.options.publicRanges === undefined ? {} : { publicRanges: this.options.publicRanges }),
+      holePunching: this.options.holePunching !== false
     })
     this.cleanups.add(async () => { await stopNode(this.node) })
 

@@ -1,7 +1,7 @@
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
 import { tempDir } from './helpers.js'
-import { labUnavailable, makeLink, type Link } from './netlab.js'
+import { labUnavailable, makeLink, type Link } from '../lab/netlab.js'
 import { Procs } from './processes.js'
 
 // A relay and a storage node on a host with a network beyond loopback (a network namespace with

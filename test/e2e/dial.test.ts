@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir, twinJson } from './helpers.js'
-import { labUnavailable, makeLink, type Link } from './netlab.js'
+import { labUnavailable, makeLink, type Link } from '../lab/netlab.js'
 import { Procs } from './processes.js'
 
 // Bob publishes a direct address whose packets vanish (a firewall that drops them, a stale

@@ -12,7 +12,7 @@ export interface Run { code: number | null, stdout: string, stderr: string }
 export async function twin (args: string[], options: { env?: Record<string, string>, input?: string, timeoutMs?: number, netns?: string } = {}): Promise<Run> {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '/tmp', ...options.env }
   return await new Promise((resolve, reject) => {
-    // `netns`: run inside a lab's network namespace (test/e2e/netlab.ts), where that twin's API is.
+    // `netns`: run inside a lab's network namespace (test/lab/netlab.js), where that twin's API is.
     const [cmd, argv] = options.netns === undefined ? [process.execPath, [TWIN, ...args]] : ['ip', ['netns', 'exec', options.netns, process.execPath, TWIN, ...args]]
     const child = spawn(cmd, argv, { env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''

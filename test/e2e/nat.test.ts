@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir, twinJson } from './helpers.js'
-import { makeNatLab, natLabUnavailable, type NatLab } from './netlab.js'
+import { makeNatLab, natLabUnavailable, type NatLab } from '../lab/netlab.js'
 import { Procs, waitFor, type Proc } from './processes.js'
 
 // Two homes, each a LAN behind a router that masquerades it and drops what nobody inside asked
@@ -21,7 +21,7 @@ const twins: Array<{ home: string, ns: string, id: string, peerId: string }> = [
 
 beforeAll(async () => {
   if (unavailable !== undefined) return
-  lab = makeNatLab()
+  lab = await makeNatLab()
   const publicRange = ['--public-range', lab.publicRange]
   relay = procs.spawn(['relay', '--home', at('relay'), '--listen', '/ip4/0.0.0.0/tcp/4001', ...publicRange], {}, lab.relay.ns)
   const relayAddress = (await relay.ready()).addresses[0] as string

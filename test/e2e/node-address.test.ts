@@ -4,7 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir, twinJson } from './helpers.js'
-import { labUnavailable, makeLink, type Link } from './netlab.js'
+import { labUnavailable, makeLink, type Link } from '../lab/netlab.js'
 import { freePort, Procs, type Proc } from './processes.js'
 
 // A storage node reached at an address it does not announce, as behind a port forward or a 1:1

@@ -12,7 +12,7 @@ export class Proc {
   readonly exited: Promise<number | null>
   private readonly readyLine: Promise<any>
 
-  /** `netns`: run inside that network namespace (`ip netns exec`; test/e2e/netlab.ts makes them). */
+  /** `netns`: run inside that network namespace (`ip netns exec`; test/lab/netlab.js makes them). */
   constructor (args: string[], env: Record<string, string> = {}, netns?: string) {
     const argv = [TWIN, ...args, '--json']
     this.child = spawn(netns === undefined ? process.execPath : 'ip', netns === undefined ? argv : ['netns', 'exec', netns, process.execPath, ...argv], {

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir, twinJson } from './helpers.js'
-import { labUnavailable, makeLink, type Link } from './netlab.js'
+import { labUnavailable, makeLink, type Link } from '../lab/netlab.js'
 import { api, Procs, waitFor } from './processes.js'
 import { execFileSync } from 'node:child_process'
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { shareableAddresses } from '../../src/net/links.js'
+import { dialOrder, parsePublicRanges, shareableAddresses } from '../../src/net/links.js'
 
 const P = '/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 
@@ -24,5 +24,43 @@ describe('addresses to give another machine', () => {
   it('keeps loopback when it is the only direct address (a relay listening on loopback alone)', () => {
     expect(shareableAddresses([`/ip4/1.2.3.4/tcp/9${P}/p2p-circuit${P}`, `/ip4/127.0.0.1/tcp/4001${P}`]))
       .toEqual([`/ip4/127.0.0.1/tcp/4001${P}`, `/ip4/1.2.3.4/tcp/9${P}/p2p-circuit${P}`])
+  })
+})
+
+describe('reserved ranges declared public (--public-range)', () => {
+  it('ranks an address in a declared range with the public ones, and leaves the rest of the reserved space private', () => {
+    const got = shareableAddresses([`/ip4/192.168.1.5/tcp/1${P}`, `/ip4/100.64.3.2/tcp/1${P}`, `/ip4/100.65.0.1/tcp/1${P}`], ['100.64.0.0/16'])
+    expect(got).toEqual([`/ip4/100.64.3.2/tcp/1${P}`, `/ip4/192.168.1.5/tcp/1${P}`, `/ip4/100.65.0.1/tcp/1${P}`])
+    expect(shareableAddresses([`/ip4/192.168.1.5/tcp/1${P}`, `/ip6/fd00::5/tcp/1${P}`], ['fd00::/8'])[0]).toBe(`/ip6/fd00::5/tcp/1${P}`)
+  })
+
+  it('refuses what is not a range, naming it', () => {
+    for (const bad of ['100.64.0.0', '100.64.0.0/33', 'fd00::/129', 'example.com/8', '']) {
+      expect(() => parsePublicRanges([bad])).toThrow(new RegExp(`"${bad.replace(/[./]/g, '\\$&')}" is not an address range`))
+    }
+  })
+})
+
+describe('the order in which a peer\'s addresses are dialed', () => {
+  const sorted = (addrs: string[], ranges: string[] = []): string[] => addrs.map(a => ({ multiaddr: { toString: () => a } })).sort(dialOrder(ranges)).map(a => a.multiaddr.toString())
+
+  it('tries public addresses, then circuits, then private ones, then loopback', () => {
+    expect(sorted([
+      `/ip4/127.0.0.1/tcp/1${P}`,
+      `/ip4/192.168.1.5/tcp/1${P}`,
+      `/ip4/1.2.3.4/tcp/9${P}/p2p-circuit${P}`,
+      `/ip4/203.0.113.7/tcp/1${P}`
+    ])).toEqual([
+      `/ip4/203.0.113.7/tcp/1${P}`,
+      `/ip4/1.2.3.4/tcp/9${P}/p2p-circuit${P}`,
+      `/ip4/192.168.1.5/tcp/1${P}`,
+      `/ip4/127.0.0.1/tcp/1${P}`
+    ])
+  })
+
+  it('puts an address of a declared public range before the circuit', () => {
+    const circuit = `/ip4/100.64.0.2/tcp/4001${P}/p2p-circuit${P}`
+    expect(sorted([circuit, `/ip4/100.64.1.2/tcp/1${P}`])).toEqual([circuit, `/ip4/100.64.1.2/tcp/1${P}`])
+    expect(sorted([circuit, `/ip4/100.64.1.2/tcp/1${P}`], ['100.64.0.0/16'])).toEqual([`/ip4/100.64.1.2/tcp/1${P}`, circuit])
   })
 })

@@ -42,7 +42,7 @@ function port (text: string | undefined): number | undefined {
   return n
 }
 
-export async function start (opts: CommonOptions & { listen?: string[], announce?: string[], bootstrap?: string[], apiPort?: string, publicRange?: string[] }): Promise<void> {
+export async function start (opts: CommonOptions & { listen?: string[], announce?: string[], bootstrap?: string[], apiPort?: string, publicRange?: string[], holePunching?: boolean }): Promise<void> {
   keepRunningOnStrayErrors()
   const publicRanges = await checkPublicRanges(opts.publicRange)
   const { TwinDaemon } = await import('../../twin/daemon.js')
@@ -59,6 +59,7 @@ export async function start (opts: CommonOptions & { listen?: string[], announce
     ...(opts.bootstrap === undefined ? {} : { bootstrap: opts.bootstrap }),
     ...(opts.apiPort === undefined ? {} : { apiPort: port(opts.apiPort) }),
     publicRanges,
+    holePunching: opts.holePunching !== false,
     passphrase: secret
   })
   await daemon.start()

@@ -1,33 +1,17 @@
-import { execFileSync } from 'node:child_process'
-
-/**
- * Network namespaces for tests that need a real network stack between processes: a link with
- * its own addresses and, where asked, a rate limit (`tc tbf`) in one direction. Needs root and
- * iproute2 (`ip`, `tc`); CI runs as root and installs iproute2. Names carry the test process's
- * pid, so parallel test files and leftovers of a killed run do not collide.
- */
-export interface Link {
-  /** The namespace: processes started with `Procs.spawn(args, env, link.ns)` run inside it. */
-  ns: string
-  /** The host side's address, reachable from inside the namespace. */
-  hostIp: string
-  /** The namespace side's address, reachable from the host. */
-  nsIp: string
-  /** The namespace side's interface (inside `ns`), to take the link down from there. */
-  inner: string
-  /** Removes the namespace and its link. */
-  remove: () => void
-}
-
-const ip = (...args: string[]): void => { execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] }) }
-
+// Network labs on one machine, built from network namespaces, for the end-to-end tests of
+// test/e2e and for `npm run bench -- nat`: plain JavaScript so that both can load it (types in
+// netlab.d.ts). Needs root, iproute2 and, for the NAT lab, iptables; Perl runs the link emulator.
+import { execFileSync, spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+const ip = (...args) => { execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] }) }
 let made = 0
 
 /**
  * Whether this machine can build labs: root (for network namespaces) and iproute2. Where it
  * cannot, the lab tests are reported as skipped with this reason (README, "Quick start").
  */
-export function labUnavailable (): string | undefined {
+
+export function labUnavailable () {
   if (process.getuid?.() !== 0) return 'network namespaces need root'
   for (const tool of ['ip', 'tc']) {
     try {
@@ -44,7 +28,8 @@ export function labUnavailable (): string | undefined {
  * what the host sends into the namespace (a slow link as seen from a twin on the host uploading
  * to something inside): a token bucket with a queue of `queueMs`, as a home router's uplink has.
  */
-export function makeLink (options: { uplinkKbit?: number, queueMs?: number } = {}): Link {
+
+export function makeLink (options = {}) {
   const n = made++
   const tag = `${process.pid % 10000}${n}`
   const ns = `twl${tag}`
@@ -66,7 +51,9 @@ export function makeLink (options: { uplinkKbit?: number, queueMs?: number } = {
       execFileSync('tc', ['qdisc', 'add', 'dev', host, 'root', 'tbf', 'rate', `${options.uplinkKbit}kbit`, 'burst', '16kb', 'latency', `${options.queueMs ?? 200}ms`], { stdio: ['ignore', 'ignore', 'pipe'] })
     }
   } catch (err) {
-    try { ip('netns', 'del', ns) } catch { /* already gone */ }
+    try {
+      ip('netns', 'del', ns)
+    } catch { /* already gone */ }
     throw err
   }
   return {
@@ -75,31 +62,19 @@ export function makeLink (options: { uplinkKbit?: number, queueMs?: number } = {
     nsIp,
     inner,
     remove: () => {
-      try { ip('netns', 'del', ns) } catch { /* already gone */ }
-      try { ip('link', 'del', host) } catch { /* went with the namespace */ }
+      try {
+        ip('netns', 'del', ns)
+      } catch { /* already gone */ }
+      try {
+        ip('link', 'del', host)
+      } catch { /* went with the namespace */ }
     }
   }
 }
 
-/** A host inside a lab: its namespace and its address there. */
-export interface LabHost { ns: string, ip: string }
+const EMULATOR = fileURLToPath(new URL('./link-emulator.pl', import.meta.url))
 
-/** A home: a LAN host behind a router that does NAT (MASQUERADE) and keeps a stateful firewall. */
-export interface Home extends LabHost {
-  /** The router's namespace and its public (WAN) address. */
-  router: LabHost
-}
-
-/** The relay's network and two homes, joined by an "internet" router namespace. */
-export interface NatLab {
-  relay: LabHost
-  homes: Home[]
-  /** The range the lab uses as its public internet (give it to `--public-range`). */
-  publicRange: string
-  remove: () => void
-}
-
-const sh = (ns: string, ...args: string[]): void => { execFileSync('ip', ['netns', 'exec', ns, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) }
+const sh = (ns, ...args) => { execFileSync('ip', ['netns', 'exec', ns, ...args], { stdio: ['ignore', 'ignore', 'pipe'] }) }
 
 /**
  * Builds the issue's home-network lab: an "internet" namespace routing 100.64.0.0/16 (the lab's
@@ -113,24 +88,29 @@ const sh = (ns: string, ...args: string[]): void => { execFileSync('ip', ['netns
  * Everything lives in namespaces named with this process's pid, so nothing outside changes and
  * `remove` takes all of it away.
  */
-export function makeNatLab (options: { homes?: number, uplinkKbit?: number, dropPrivate?: boolean } = {}): NatLab {
+
+export async function makeNatLab (options = {}) {
   const n = made++
   const tag = `${process.pid % 10000}${n}`
   const inet = `twI${tag}`
-  const made_: string[] = []
-  const netns = (name: string): string => { ip('netns', 'add', name); made_.push(name); sh(name, 'ip', 'link', 'set', 'lo', 'up'); return name }
-  const forward = (ns: string): void => { sh(ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward') }
+  const made_ = []
+  const netns = (name) => { ip('netns', 'add', name); made_.push(name); sh(name, 'ip', 'link', 'set', 'lo', 'up'); return name }
+  const forward = (ns) => { sh(ns, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv4/ip_forward') }
   /** A veth pair from `a` (address `aIp`) to `b` (address `bIp`), both in a /24. */
-  const wire = (a: string, aName: string, aIp: string, b: string, bName: string, bIp: string): void => {
+  const wire = (a, aName, aIp, b, bName, bIp) => {
     ip('link', 'add', `${aName}`, 'netns', a, 'type', 'veth', 'peer', 'name', bName, 'netns', b)
     sh(a, 'ip', 'addr', 'add', `${aIp}/24`, 'dev', aName)
     sh(b, 'ip', 'addr', 'add', `${bIp}/24`, 'dev', bName)
     sh(a, 'ip', 'link', 'set', aName, 'up')
     sh(b, 'ip', 'link', 'set', bName, 'up')
   }
-  const remove = (): void => {
+  let emulator
+  const remove = () => {
+    emulator?.kill('SIGKILL')
     for (const name of made_.reverse()) {
-      try { ip('netns', 'del', name) } catch { /* already gone */ }
+      try {
+        ip('netns', 'del', name)
+      } catch { /* already gone */ }
     }
   }
   try {
@@ -142,7 +122,7 @@ export function makeNatLab (options: { homes?: number, uplinkKbit?: number, drop
     if (options.dropPrivate === true) {
       for (const range of ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16']) sh(inet, 'ip', 'route', 'add', 'blackhole', range)
     }
-    const homes: Home[] = []
+    const homes = []
     for (let i = 1; i <= (options.homes ?? 2); i++) {
       const router = netns(`twG${tag}${i}`)
       const host = netns(`twH${tag}${i}`)
@@ -153,7 +133,7 @@ export function makeNatLab (options: { homes?: number, uplinkKbit?: number, drop
       sh(host, 'ip', 'route', 'add', 'default', 'via', `192.168.${i}.1`)
       forward(router)
       const rules = [
-        ['-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE'],
+        ['-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE', ...(options.symmetric === true ? ['--random-fully'] : [])],
         ['-P', 'FORWARD', 'DROP'],
         ['-A', 'FORWARD', '-i', 'lan', '-o', 'wan', '-j', 'ACCEPT'],
         ['-A', 'FORWARD', '-i', 'wan', '-o', 'lan', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'],
@@ -166,7 +146,32 @@ export function makeNatLab (options: { homes?: number, uplinkKbit?: number, drop
       }
       homes.push({ ns: host, ip: `192.168.${i}.2`, router: { ns: router, ip: wan } })
     }
-    return { relay: { ns: relayNs, ip: '100.64.0.2' }, homes, publicRange: '100.64.0.0/16', remove }
+    if (options.linkDelayMs !== undefined || options.linkLoss !== undefined) {
+      // Everything the internet forwards goes through the emulator: in at e0, out at e1, from
+      // where the main routing table sends it on.
+      for (const dev of ['e0', 'e1']) {
+        sh(inet, 'ip', 'tuntap', 'add', 'dev', dev, 'mode', 'tun')
+        sh(inet, 'ip', 'link', 'set', dev, 'up')
+      }
+      sh(inet, 'sh', '-c', 'for f in /proc/sys/net/ipv4/conf/*/rp_filter; do echo 0 > $f; done')
+      for (const dev of ['r0', ...homes.map((_h, i) => `h${i + 1}`)]) sh(inet, 'ip', 'rule', 'add', 'iif', dev, 'lookup', '100')
+      sh(inet, 'ip', 'route', 'add', 'default', 'dev', 'e0', 'table', '100')
+      const perLink = options.linkLoss ?? 0
+      const loss = 1 - (1 - perLink) ** 2
+      emulator = spawn('ip', ['netns', 'exec', inet, 'perl', EMULATOR, 'e0', 'e1', String(2 * (options.linkDelayMs ?? 0)), String(loss)], { stdio: ['ignore', 'pipe', 'pipe'] })
+      const started = emulator
+      await new Promise((resolve, reject) => {
+        let err = ''
+        started.stderr.on('data', (d) => { err += d.toString() })
+        started.stdout.once('data', () => { resolve() })
+        started.once('exit', code => { reject(new Error(`the link emulator exited ${code}: ${err}`)) })
+      })
+    }
+    const forwardPort = (home, port) => {
+      sh(home.router.ns, 'iptables', '-t', 'nat', '-A', 'PREROUTING', '-i', 'wan', '-p', 'tcp', '--dport', String(port), '-j', 'DNAT', '--to-destination', `${home.ip}:${port}`)
+      sh(home.router.ns, 'iptables', '-A', 'FORWARD', '-i', 'wan', '-o', 'lan', '-p', 'tcp', '-d', home.ip, '--dport', String(port), '-j', 'ACCEPT')
+    }
+    return { relay: { ns: relayNs, ip: '100.64.0.2' }, homes, publicRange: '100.64.0.0/16', forwardPort, remove }
   } catch (err) {
     remove()
     throw err
@@ -174,7 +179,8 @@ export function makeNatLab (options: { homes?: number, uplinkKbit?: number, drop
 }
 
 /** Whether this machine can build the NAT lab: `labUnavailable()`'s needs plus iptables. */
-export function natLabUnavailable (): string | undefined {
+
+export function natLabUnavailable () {
   const base = labUnavailable()
   if (base !== undefined) return base
   try {
