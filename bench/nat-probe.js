@@ -5,7 +5,9 @@
 //   put HOME FILE AS        seconds of one put through the API
 //   sink PORT BYTES         accepts one connection, reads BYTES, answers one byte (raw TCP baseline)
 //   source HOST PORT BYTES  sends BYTES to a sink; seconds from connect until its answer
+import { readFileSync } from 'node:fs'
 import net from 'node:net'
+import { join } from 'node:path'
 import { twinApi } from './lib.js'
 
 const [mode, ...args] = process.argv.slice(2)
@@ -32,9 +34,14 @@ if (mode === 'calls') {
   out({ ms: elapsedMs(t) })
 } else if (mode === 'put') {
   const [home, file, as] = args
+  // The answer is a line per progress step, then the result (or an error) on the last line.
+  const f = JSON.parse(readFileSync(join(home, 'api.json'), 'utf8'))
   const t = process.hrtime.bigint()
-  const r = await twinApi(home, 'POST', '/v1/vault/put', { file, as })
-  out({ seconds: elapsedMs(t) / 1000, size: r.size })
+  const res = await fetch(f.url + '/v1/vault/put', { method: 'POST', headers: { authorization: `Bearer ${f.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ file, as }) })
+  const last = JSON.parse((await res.text()).trim().split('\n').pop())
+  const seconds = elapsedMs(t) / 1000
+  if (last.result === undefined) { console.error(`put failed: ${last.error}`); process.exit(1) }
+  out({ seconds })
 } else if (mode === 'sink') {
   const [port, bytes] = args.map(Number)
   const server = net.createServer(socket => {

@@ -67,7 +67,8 @@ async function measure (condition) {
     writeFileSync(at('file.bin'), randomBytes(bytes))
     const put = await probe(home1.ns, 'put', alice, at('file.bin'), '/file.bin')
     const status = await twinIn(home1.ns, 'status', '--home', alice)
-    const nodeLink = status.links.find(l => l.peer === node.peerId)
+    const nodeLinks = status.links.filter(l => l.peer === node.peerId)
+    const nodeLink = nodeLinks.find(l => l.path === 'direct') ?? nodeLinks[0]
     lab.forwardPort(home2, RAW_PORT)
     const sink = startProcess('ip', ['netns', 'exec', home2.ns, process.execPath, PROBE, 'sink', String(RAW_PORT), String(bytes)])
     await sink.ready
@@ -101,7 +102,9 @@ export async function run () {
     return
   }
   const results = []
-  for (const c of CONDITIONS) {
+  // NAT_CONDITIONS=1,3 runs only those (1-based), e.g. to look at one condition again.
+  const only = process.env.NAT_CONDITIONS?.split(',').map(Number)
+  for (const c of CONDITIONS.filter((_c, i) => only === undefined || only.includes(i + 1))) {
     console.error(`nat: ${c.name}...`)
     results.push(await measure(c))
   }
@@ -122,9 +125,9 @@ export async function run () {
   const clean = results.find(r => r.condition === 'clean')
   const dropped = results.find(r => r.condition === 'private addresses dropped')
   const goals = [
-    goal({ what: 'put on a 1 Mbit/s uplink vs raw TCP', baseline: `${f(slow.rawMiBps)} MiB/s`, twin: `${f(slow.putMiBps)} MiB/s`, value: slow.putMiBps / slow.rawMiBps, atLeast: 0.5, unit: 'x' }),
-    goal({ what: 'first call with dead private addresses, extra ms', baseline: `${f(clean.firstCallMs)} ms`, twin: `${f(dropped.firstCallMs)} ms`, value: dropped.firstCallMs - clean.firstCallMs, atMost: 1000, unit: ' ms' }),
-    ...results.map(r => goal({ what: `direct connection within 30 s (${r.condition})`, twin: `${f(r.upgradeMs)} ms`, value: r.upgradeMs, atMost: 30_000, unit: ' ms' }))
+    ...(slow === undefined ? [] : [goal({ what: 'put on a 1 Mbit/s uplink vs raw TCP', baseline: `${f(slow.rawMiBps)} MiB/s`, twin: `${f(slow.putMiBps)} MiB/s`, value: slow.putMiBps / slow.rawMiBps, atLeast: 0.5, unit: 'x' })]),
+    ...(clean === undefined || dropped === undefined ? [] : [goal({ what: 'first call: dead private addresses add (ms)', baseline: `${f(clean.firstCallMs)} ms`, twin: `${f(dropped.firstCallMs)} ms`, value: dropped.firstCallMs - clean.firstCallMs, atMost: 1000 })]),
+    ...results.map(r => goal({ what: `direct within 30 s (${r.condition}), ms`, twin: `${f(r.upgradeMs)} ms`, value: r.upgradeMs, atMost: 30_000 }))
   ]
   printTable('Goals', goals.map(g => g.row))
   writeResults('nat', { calls: CALLS, conditions: results, goals: goals.map(g => ({ ...g.row, met: g.met })) })

@@ -77,6 +77,14 @@ export function dialOrder (publicRanges: PublicRanges = []): (a: { multiaddr: { 
   return (a, b) => Math.sign(rank(a.multiaddr.toString()) - rank(b.multiaddr.toString())) as -1 | 0 | 1
 }
 
+/** Whether another machine's host (an IP address) is public: not loopback, not private unless declared public. */
+export function isPublicHost (host: string, publicRanges: PublicRanges = []): boolean {
+  const type = isIP(host)
+  if (type === 0) return false
+  const ma = type === 4 ? `/ip4/${host}/` : `/ip6/${host}/`
+  return !isLoopback(ma) && !isPrivate(ma, parsePublicRanges(publicRanges)) && host !== '0.0.0.0' && host !== '::'
+}
+
 function isLoopback (a: string): boolean {
   return a.startsWith('/ip4/127.') || a.startsWith('/ip6/::1/') || a.startsWith('/dns4/localhost/') || a.startsWith('/dns/localhost/')
 }

@@ -17,8 +17,10 @@ interface Components { connectionManager: { getConnections: () => Connection[] }
  * connection whose ping takes longer than a few seconds; on a slow uplink a ping waits behind
  * the shards already queued on the same connection (a megabyte queued at 1 Mbit/s is 8 s), so
  * the monitor killed every large upload there (issue 14). This check pings each connection every
- * `intervalMs` too, but a ping that fails only ends a connection on which nothing else arrived
- * meanwhile either: bytes arriving on any of its streams prove the peer is there. A connection
+ * `intervalMs` too, but a ping that fails only ends a connection on which nothing else moved
+ * meanwhile either: bytes arriving on any of its streams, or a stream's queued bytes draining
+ * (the muxer sends beyond its window only as the peer grants more), prove the peer is there. On
+ * an upload, the peer's answers may all come at the end, after tens of seconds. A connection
  * whose peer silently went away (a NAT dropped its mapping, a machine lost power) receives
  * nothing and is aborted within `intervalMs + timeoutMs`, so the twin notices and redials.
  */
@@ -53,10 +55,15 @@ export class Liveness implements Startable {
 
   /** Pings one connection; aborts it only when the ping failed and nothing else arrived meanwhile. */
   async check (conn: Connection): Promise<'alive' | 'busy' | 'aborted'> {
+    // Proof that the peer is there: bytes from it on any stream, or a stream's queued bytes
+    // leaving (a drain): beyond the muxer's window, they leave only as the peer grants more.
     let arrived = false
     const onMessage = (): void => { arrived = true }
     const watched = [...conn.streams]
-    for (const s of watched) s.addEventListener('message', onMessage)
+    for (const s of watched) {
+      s.addEventListener('message', onMessage)
+      s.addEventListener('drain', onMessage)
+    }
     try {
       await ping(conn, this.timeoutMs)
       return 'alive'
@@ -66,7 +73,10 @@ export class Liveness implements Startable {
       if (conn.status === 'open') conn.abort(new Error(`no answer to a keep-alive ping in ${this.timeoutMs} ms, and nothing else arrived`))
       return 'aborted'
     } finally {
-      for (const s of watched) s.removeEventListener('message', onMessage)
+      for (const s of watched) {
+        s.removeEventListener('message', onMessage)
+        s.removeEventListener('drain', onMessage)
+      }
     }
   }
 }
@@ -98,6 +108,8 @@ async function ping (conn: Connection, timeoutMs: number): Promise<void> {
       stream.addEventListener('message', onMessage as never)
       signal.addEventListener('abort', onAbort)
     })
+    // Awaited below; if the send fails first, its failure is the one reported.
+    echoed.catch(() => {})
     if (!stream.send(sent)) await stream.onDrain({ signal })
     await echoed
     await stream.close({ signal }).catch(() => {})

@@ -102,7 +102,7 @@ export interface ReachOptions {
  * direct ones by hole punching (src/net/punch.ts). DHT client.
  */
 export async function createTwinNode (options: { privateKey: PrivateKey, listen: string[], relays: string[] } & ReachOptions): Promise<TwinLibp2p> {
-  const state = new PunchState(await freePunchPort(), () => options.relays, options.holePunching !== false)
+  const state = new PunchState(await freePunchPort(), () => options.relays, options.holePunching !== false, options.publicRanges)
   const node = await createLibp2p({
     privateKey: options.privateKey,
     addresses: relayedAddresses(options.listen, options.announce),
@@ -128,7 +128,7 @@ export async function createTwinNode (options: { privateKey: PrivateKey, listen:
  */
 export async function createServiceNode (options: { privateKey: PrivateKey, listen: string[], circuit?: string[] } & ReachOptions, services: Record<string, (components: never) => unknown> = {}): Promise<TwinLibp2p> {
   const relays = options.circuit
-  const state = relays === undefined ? undefined : new PunchState(await freePunchPort(), () => relays)
+  const state = relays === undefined ? undefined : new PunchState(await freePunchPort(), () => relays, true, options.publicRanges)
   const node = await createLibp2p({
     privateKey: options.privateKey,
     addresses: state !== undefined

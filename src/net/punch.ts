@@ -7,6 +7,7 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr'
 import type { AbortOptions, ComponentLogger, Connection, Logger, PeerId, Startable, Stream, Transport, Upgrader } from '@libp2p/interface'
 import type { Uint8ArrayList } from 'uint8arraylist'
 import { FrameStream } from './frames.js'
+import { isPublicHost, type PublicRanges } from './links.js'
 
 /**
  * Direct connections through NAT by TCP hole punching (docs/ARCHITECTURE.md, "Hole punching").
@@ -32,6 +33,8 @@ export const PUNCH_PROTOCOL = '/twin/punch/1.0.0'
 const MEET_MS = 8_000
 /** A reply in the exchange before the attempt; the circuit is slow but not this slow. */
 const EXCHANGE_MS = 10_000
+/** Attempts per relayed connection before giving up on it. */
+const ATTEMPTS = 3
 /** At most this many hole punches at once (each holds sockets and a stream). */
 const MAX_PUNCHES = 4
 /** A peer whose punch failed is not tried again before this. */
@@ -63,7 +66,7 @@ export class PunchState {
   /** Connections that were dialed from the punch port: only their observed address counts. */
   readonly fromPort = new WeakSet<Connection>()
   /** `enabled: false`: observe only; never punch (`twin start --no-hole-punching`: peers see only the relay's address). */
-  constructor (readonly port: number, readonly relays: () => string[], readonly enabled = true) {}
+  constructor (readonly port: number, readonly relays: () => string[], readonly enabled = true, readonly publicRanges: PublicRanges = []) {}
 
   isRelay (peer: string | null): boolean {
     return peer !== null && this.relays().some(r => r.endsWith(`/p2p/${peer}`))
@@ -134,6 +137,7 @@ export class Punch implements Startable {
   private observed = new Map<string, string>()
   private readonly running = new Set<string>()
   private readonly lastFailure = new Map<string, number>()
+  private answering = 0
   private punched = 0
   private failed = 0
   private readonly log: Logger
@@ -184,13 +188,44 @@ export class Punch implements Startable {
     const conn = (e as CustomEvent<Connection>).detail
     if (conn.direction !== 'inbound' || !isRelayed(conn)) return
     const peer = conn.remotePeer.toString()
-    if (this.running.has(peer) || this.running.size >= MAX_PUNCHES || this.observed.size === 0) return
+    if (this.running.has(peer) || this.running.size >= MAX_PUNCHES) return
     if (Date.now() - (this.lastFailure.get(peer) ?? -Infinity) < RETRY_AFTER_MS) return
     this.running.add(peer)
     void this.initiate(conn).finally(() => this.running.delete(peer))
   }
 
+  /**
+   * Punches for a relayed connection, trying again (a lost SYN or exchange on a lossy link) up
+   * to ATTEMPTS times while the relayed connection lasts.
+   */
   private async initiate (relayed: Connection): Promise<void> {
+    let last: unknown
+    for (let attempt = 0; attempt < ATTEMPTS && relayed.status === 'open'; attempt++) {
+      if (attempt > 0) await new Promise(resolve => setTimeout(resolve, 1_000 * attempt))
+      try {
+        // A peer may come through the circuit before a relay has said where we are.
+        await this.observation(EXCHANGE_MS)
+        const conn = await this.attempt(relayed)
+        this.succeeded(conn, relayed)
+        return
+      } catch (err) {
+        last = err
+      }
+    }
+    this.gaveUp(relayed.remotePeer, last)
+  }
+
+  /** Resolves once a relay told us our public address, or throws after `ms`. */
+  private async observation (ms: number): Promise<void> {
+    const deadline = Date.now() + ms
+    while (this.observed.size === 0) {
+      if (Date.now() > deadline) throw new Error('no relay has told us our public address yet')
+      await new Promise(resolve => setTimeout(resolve, 50))
+    }
+  }
+
+  /** One exchange and meeting, as the initiator. */
+  private async attempt (relayed: Connection): Promise<Connection> {
     const peer = relayed.remotePeer
     let frames: FrameStream | undefined
     try {
@@ -200,14 +235,10 @@ export class Punch implements Startable {
       await frames.write({ addrs: this.ownOffer() })
       const answer = Offer.parse(await frames.read({ signal: AbortSignal.timeout(EXCHANGE_MS) }))
       const rtt = Date.now() - sent
-      const target = answer.addrs.map(parseHostPort).find(a => a !== undefined)
-      if (target === undefined) throw new Error('the peer has no public address to punch to')
+      const target = this.target(answer.addrs)
       await frames.write({ sync: true })
       await new Promise(resolve => setTimeout(resolve, rtt / 2))
-      const conn = await this.meet(target, peer, true)
-      this.succeeded(conn, relayed)
-    } catch (err) {
-      this.gaveUp(peer, err)
+      return await this.meet(target, peer, true)
     } finally {
       await frames?.close().catch(() => {})
     }
@@ -216,21 +247,36 @@ export class Punch implements Startable {
   /** The other end of `initiate`. */
   private async answer (stream: Stream, relayed: Connection): Promise<void> {
     const peer = relayed.remotePeer
+    if (this.answering >= MAX_PUNCHES) {
+      stream.abort(new Error('too many hole punches at once'))
+      return
+    }
+    this.answering++
     const frames = new FrameStream(stream, { maxFrameBytes: 4096 })
     try {
       const offer = Offer.parse(await frames.read({ signal: AbortSignal.timeout(EXCHANGE_MS) }))
+      await this.observation(EXCHANGE_MS)
       await frames.write({ addrs: this.ownOffer() })
       Sync.parse(await frames.read({ signal: AbortSignal.timeout(EXCHANGE_MS) }))
-      const target = offer.addrs.map(parseHostPort).find(a => a !== undefined)
-      if (target === undefined) throw new Error('the peer has no public address to punch to')
-      if (this.observed.size === 0) throw new Error('no relay has told us our public address yet')
+      const target = this.target(offer.addrs)
       const conn = await this.meet(target, peer, false)
       this.succeeded(conn, relayed)
     } catch (err) {
       this.gaveUp(peer, err)
     } finally {
+      this.answering--
       await frames.close().catch(() => {})
     }
+  }
+
+  /**
+   * The address to punch to: the first public one the peer offered. Never a private or loopback
+   * one: a peer must not make this twin knock on machines of its own network.
+   */
+  private target (addrs: string[]): { host: string, port: number } {
+    const target = addrs.map(parseHostPort).find(a => a !== undefined && isPublicHost(a.host, this.state.publicRanges))
+    if (target === undefined) throw new Error('the peer has no public address to punch to')
+    return target
   }
 
   private ownOffer (): string[] {

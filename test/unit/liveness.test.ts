@@ -38,6 +38,16 @@ describe('connection liveness', () => {
     expect(conn.aborted).toBeUndefined()
   })
 
+  it('keeps a connection whose ping waits behind an upload that keeps draining, though nothing comes back yet', async () => {
+    const stream = new EventTarget()
+    const conn = fakeConnection('hangs', [stream])
+    const live = new Liveness(components([conn]), { timeoutMs: 100 })
+    const checking = live.check(conn)
+    setTimeout(() => stream.dispatchEvent(new Event('drain')), 20)
+    expect(await checking).toBe('busy')
+    expect(conn.aborted).toBeUndefined()
+  })
+
   it('counts a peer that does not speak the ping protocol as there (it answered the negotiation)', async () => {
     const err = Object.assign(new Error('protocol selection failed'), { name: 'UnsupportedProtocolError' })
     const conn = fakeConnection(err)
