@@ -269,14 +269,8 @@ export class Punch implements Startable {
     }
   }
 
-  /**
-   * The address to punch to: the first public one the peer offered. Never a private or loopback
-   * one: a peer must not make this twin knock on machines of its own network.
-   */
   private target (addrs: string[]): { host: string, port: number } {
-    const target = addrs.map(parseHostPort).find(a => a !== undefined && isPublicHost(a.host, this.state.publicRanges))
-    if (target === undefined) throw new Error('the peer has no public address to punch to')
-    return target
+    return punchTarget(addrs, this.state.publicRanges)
   }
 
   private ownOffer (): string[] {
@@ -390,6 +384,16 @@ class SocketConnection extends AbstractMultiaddrConnection {
   sendResume (): void {
     this.socket.resume()
   }
+}
+
+/**
+ * The address to punch to: the first public one a peer offered (`HOST:PORT`, `[V6]:PORT`). Never
+ * a private or loopback one: a peer must not make this node knock on machines of its own network.
+ */
+export function punchTarget (addrs: string[], publicRanges: PublicRanges = []): { host: string, port: number } {
+  const target = addrs.map(parseHostPort).find(a => a !== undefined && isPublicHost(a.host, publicRanges))
+  if (target === undefined) throw new Error('the peer has no public address to punch to')
+  return target
 }
 
 function parseHostPort (text: string): { host: string, port: number } | undefined {

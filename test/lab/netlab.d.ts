@@ -41,8 +41,8 @@ export interface NatLab {
 /** How the lab's internet treats packets (every option off: a clean network). */
 export interface NatLabOptions {
   homes?: number
-  /** Each home's upload rate (`tc tbf` on its router's WAN side). */
-  uplinkKbit?: number
+  /** Each home's upload rate (`tc tbf` on its router's WAN side); a list gives one per home (undefined: no limit). */
+  uplinkKbit?: number | Array<number | undefined>
   /** The internet drops packets for private addresses silently instead of answering "unreachable". */
   dropPrivate?: boolean
   /**

@@ -141,8 +141,9 @@ export async function makeNatLab (options = {}) {
         ['-A', 'INPUT', '-i', 'wan', '-j', 'DROP']
       ]
       for (const r of rules) sh(router, 'iptables', ...r)
-      if (options.uplinkKbit !== undefined) {
-        sh(router, 'tc', 'qdisc', 'add', 'dev', 'wan', 'root', 'tbf', 'rate', `${options.uplinkKbit}kbit`, 'burst', '16kb', 'latency', '200ms')
+      const uplink = Array.isArray(options.uplinkKbit) ? options.uplinkKbit[i - 1] : options.uplinkKbit
+      if (uplink !== undefined) {
+        sh(router, 'tc', 'qdisc', 'add', 'dev', 'wan', 'root', 'tbf', 'rate', `${uplink}kbit`, 'burst', '16kb', 'latency', '200ms')
       }
       homes.push({ ns: host, ip: `192.168.${i}.2`, router: { ns: router, ip: wan } })
     }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { dialOrder, parsePublicRanges, shareableAddresses } from '../../src/net/links.js'
+import { punchTarget } from '../../src/net/punch.js'
 
 const P = '/p2p/12D3KooWQYhTNQdmr3ArTeUHRYzFg94BKyTkoWBDWez9kSCVe2Xo'
 
@@ -62,5 +63,19 @@ describe('the order in which a peer\'s addresses are dialed', () => {
     const circuit = `/ip4/100.64.0.2/tcp/4001${P}/p2p-circuit${P}`
     expect(sorted([circuit, `/ip4/100.64.1.2/tcp/1${P}`])).toEqual([circuit, `/ip4/100.64.1.2/tcp/1${P}`])
     expect(sorted([circuit, `/ip4/100.64.1.2/tcp/1${P}`], ['100.64.0.0/16'])).toEqual([`/ip4/100.64.1.2/tcp/1${P}`, circuit])
+  })
+})
+
+describe('where a hole punch may go', () => {
+  it('takes the first public address a peer offered', () => {
+    expect(punchTarget(['192.168.1.2:4001', '203.0.113.9:38151', '198.51.100.1:1'])).toEqual({ host: '203.0.113.9', port: 38151 })
+    expect(punchTarget(['[2001:db8::1]:4001'])).toEqual({ host: '2001:db8::1', port: 4001 })
+    expect(punchTarget(['100.64.2.2:5000'], ['100.64.0.0/16'])).toEqual({ host: '100.64.2.2', port: 5000 })
+  })
+
+  it('never knocks on loopback, private or unspecified addresses, or takes a malformed one', () => {
+    for (const offer of [['127.0.0.1:22'], ['10.0.0.5:445'], ['192.168.1.1:80'], ['[::1]:22'], ['[fd00::1]:22'], ['0.0.0.0:80'], ['169.254.169.254:80'], ['100.64.2.2:5000'], ['203.0.113.9:0'], ['203.0.113.9:70000'], ['example.com:80'], ['203.0.113.9']]) {
+      expect(() => punchTarget(offer)).toThrow(/no public address to punch to/)
+    }
   })
 })
