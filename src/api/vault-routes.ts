@@ -82,7 +82,14 @@ export function mountVaultApi (app: Hono, vault: VaultBackend, onStorageChange: 
     const first = await iterator.next()
     async function * rest (): AsyncGenerator<Uint8Array> {
       if (first.done !== true) yield first.value
-      yield * iterator
+      try {
+        yield * iterator
+      } catch (err) {
+        // The status line went out with the first chunk: the client sees the answer cut short,
+        // and the reason is in the twin's own output.
+        process.stderr.write(`twin: reading ${file.path} failed after it started: ${(err as Error).message}\n`)
+        throw err
+      }
     }
     const body = Readable.toWeb(Readable.from(rest())) as unknown as ReadableStream
     return new Response(body, { headers: { 'content-type': 'application/octet-stream', 'x-twin-size': String(file.size), 'x-twin-version': String(file.version) } })

@@ -69,6 +69,8 @@ export class FrameStream {
   private writing: Promise<void> = Promise.resolve()
   private queued = 0
   private readonly codec: FrameCodec | undefined
+  /** When bytes last arrived (ms since the epoch; the stream's opening until then). */
+  lastArrival = Date.now()
 
   constructor (readonly stream: Stream, options: number | FrameStreamOptions = {}) {
     const o = typeof options === 'number' ? { maxFrameBytes: options } : options
@@ -192,6 +194,7 @@ export class FrameStream {
 
   private readonly onMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
     const n = evt.data.byteLength
+    this.lastArrival = Date.now()
     this.buffer.append(evt.data)
     this.budget.take(this.key, n)
     if (this.buffer.byteLength >= Math.max(READ_AHEAD_BYTES, this.needed) || !this.budget.fits(this.key)) this.pause()

@@ -59,6 +59,11 @@ export class Liveness implements Startable {
     // leaving (a drain): beyond the muxer's window, they leave only as the peer grants more.
     let arrived = false
     const onMessage = (): void => { arrived = true }
+    // Also any bytes at all from the peer on the connection underneath (libp2p's Connection keeps
+    // it as `maConn`, not in its interface): window updates and acknowledgements keep coming
+    // while a large answer of ours crawls out, when no stream of ours hears anything.
+    const raw = (conn as unknown as { maConn?: EventTarget }).maConn
+    raw?.addEventListener('message', onMessage)
     const watched = [...conn.streams]
     for (const s of watched) {
       s.addEventListener('message', onMessage)
@@ -73,6 +78,7 @@ export class Liveness implements Startable {
       if (conn.status === 'open') conn.abort(new Error(`no answer to a keep-alive ping in ${this.timeoutMs} ms, and nothing else arrived`))
       return 'aborted'
     } finally {
+      raw?.removeEventListener('message', onMessage)
       for (const s of watched) {
         s.removeEventListener('message', onMessage)
         s.removeEventListener('drain', onMessage)

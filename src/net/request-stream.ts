@@ -67,10 +67,22 @@ export class RequestStream {
     } finally {
       clearTimeout(writeTimer)
     }
+    const written = Date.now()
+    // The answer may wait behind earlier answers on this stream, each of them long on a slow
+    // link: it fails only when nothing at all arrived on the stream for `timeoutMs`.
     let timer: NodeJS.Timeout | undefined
     try {
       return await Promise.race([reply, new Promise<never>((_resolve, reject) => {
-        timer = setTimeout(() => { this.fail(this.failure('no answer in time')); reject(this.failure('no answer in time')) }, this.timeoutMs)
+        const check = (): void => {
+          const quietMs = Date.now() - Math.max(frames.lastArrival, written)
+          if (quietMs < this.timeoutMs) {
+            timer = setTimeout(check, this.timeoutMs - quietMs)
+            return
+          }
+          this.fail(this.failure('no answer in time'))
+          reject(this.failure('no answer in time'))
+        }
+        timer = setTimeout(check, this.timeoutMs)
       })])
     } finally {
       clearTimeout(timer)

@@ -3,7 +3,8 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tempDir, twinJson } from './helpers.js'
-import { makeNatLab, natLabUnavailable, type NatLab } from '../lab/netlab.js'
+import { natLabUnavailable, type NatLab } from '../lab/netlab.js'
+import { homeNetwork, homeStatus, type HomeNetwork, type HomeTwin } from './homes.js'
 import { Procs, waitFor, type Proc } from './processes.js'
 
 // Two homes, each a LAN behind a router that masquerades it and drops what nobody inside asked
@@ -15,34 +16,28 @@ const procs = new Procs()
 const at = (...p: string[]): string => join(tmp.path, ...p)
 const unavailable = natLabUnavailable()
 if (unavailable !== undefined) console.warn(`NAT tests skipped: ${unavailable}`)
+const labs: NatLab[] = []
+let net: HomeNetwork
 let lab: NatLab
 let relay: Proc
-const twins: Array<{ home: string, ns: string, id: string, peerId: string }> = []
+let twins: HomeTwin[] = []
 
 beforeAll(async () => {
   if (unavailable !== undefined) return
-  lab = await makeNatLab()
-  const publicRange = ['--public-range', lab.publicRange]
-  relay = procs.spawn(['relay', '--home', at('relay'), '--listen', '/ip4/0.0.0.0/tcp/4001', ...publicRange], {}, lab.relay.ns)
-  const relayAddress = (await relay.ready()).addresses[0] as string
-  expect(relayAddress).toMatch(/^\/ip4\/100\.64\.0\.2\/tcp\/4001\/p2p\//)
-  for (const [i, name] of ['alice', 'bob'].entries()) {
-    const home = at(name)
-    const { id } = await twinJson(['init', '--home', home, '--name', name])
-    const ns = lab.homes[i]!.ns
-    const ready = await procs.spawn(['start', '--home', home, '--bootstrap', relayAddress, ...publicRange], {}, ns).ready()
-    twins.push({ home, ns, id, peerId: ready.peerId })
-  }
+  net = await homeNetwork(procs, labs, tmp.path)
+  ;({ lab, relay } = net)
+  expect(net.relayAddress).toMatch(/^\/ip4\/100\.64\.0\.2\/tcp\/4001\/p2p\//)
+  twins = [net.alice, net.bob]
 }, 120_000)
 
 afterAll(async () => {
   await procs.stopAll()
-  lab?.remove()
+  for (const l of labs) l.remove()
   tmp.cleanup()
 })
 
 const sha = (path: string): string => createHash('sha256').update(readFileSync(path)).digest('hex')
-const status = async (t: typeof twins[number]): Promise<any> => await twinJson(['status', '--home', t.home], { netns: t.ns })
+const status = homeStatus
 
 describe.skipIf(unavailable !== undefined)('two twins behind two NATs, and a storage node behind one of them', () => {
   it('learn that they are behind NAT, from where the relay sees them', async () => {
@@ -55,7 +50,7 @@ describe.skipIf(unavailable !== undefined)('two twins behind two NATs, and a sto
   }, 60_000)
 
   it('reach each other through the relay, then end with a direct connection within 30 s', async () => {
-    const [alice, bob] = twins as [typeof twins[number], typeof twins[number]]
+    const [alice, bob] = twins as [HomeTwin, HomeTwin]
     const r = await twinJson(['call', bob.id, 'twin.ping', '--home', alice.home], { netns: alice.ns })
     expect(r.response).toMatchObject({ pong: true })
     const direct = await waitFor(async () => {
@@ -69,10 +64,9 @@ describe.skipIf(unavailable !== undefined)('two twins behind two NATs, and a sto
   }, 60_000)
 
   it('a storage node behind the other NAT is added by an invite, and stores and serves 20 MiB', async () => {
-    const [alice, bob] = twins as [typeof twins[number], typeof twins[number]]
-    const relayAddress = (await twinJson(['status', '--home', alice.home], { netns: alice.ns })).relays[0].address as string
+    const [alice, bob] = twins as [HomeTwin, HomeTwin]
     // The node shares bob's home: no forwarded port, only the relay's circuit.
-    const node = await procs.spawn(['storage-node', '--home', at('node'), '--dir', at('node', 'shards'), '--bootstrap', relayAddress, '--public-range', lab.publicRange], {}, bob.ns).ready()
+    const node = await procs.spawn(['storage-node', '--home', at('node'), '--dir', at('node', 'shards'), '--bootstrap', net.relayAddress, '--public-range', lab.publicRange], {}, bob.ns).ready()
     const circuit = (node.addresses as string[]).find(a => a.includes('/p2p-circuit'))
     expect(circuit).toBeDefined()
     const invite = await twinJson(['storage-node', 'invite', '--home', at('node')], { netns: bob.ns })
@@ -89,7 +83,7 @@ describe.skipIf(unavailable !== undefined)('two twins behind two NATs, and a sto
   }, 300_000)
 
   it('keep exchanging messages, in order, when the relay is stopped', async () => {
-    const [alice, bob] = twins as [typeof twins[number], typeof twins[number]]
+    const [alice, bob] = twins as [HomeTwin, HomeTwin]
     await relay.stop()
     for (let i = 0; i < 5; i++) await twinJson(['send', bob.id, `after the relay ${i}`, '--home', alice.home], { netns: alice.ns })
     const inbox = await waitFor(async () => {

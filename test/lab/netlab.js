@@ -179,15 +179,17 @@ export async function makeNatLab (options = {}) {
   }
 }
 
-/** Whether this machine can build the NAT lab: `labUnavailable()`'s needs plus iptables. */
+/** Whether this machine can build the NAT lab: `labUnavailable()`'s needs plus iptables, and perl for the link emulator. */
 
 export function natLabUnavailable () {
   const base = labUnavailable()
   if (base !== undefined) return base
-  try {
-    execFileSync('iptables', ['-V'], { stdio: 'ignore' })
-  } catch {
-    return '`iptables` is missing (Debian: apt-get install iptables)'
+  for (const [tool, flag, pkg] of [['iptables', '-V', 'iptables'], ['perl', '-v', 'perl-base']]) {
+    try {
+      execFileSync(tool, [flag], { stdio: 'ignore' })
+    } catch {
+      return `\`${tool}\` is missing (Debian: apt-get install ${pkg})`
+    }
   }
   return undefined
 }

@@ -48,6 +48,16 @@ describe('connection liveness', () => {
     expect(conn.aborted).toBeUndefined()
   })
 
+  it('keeps a connection on which the peer\'s bytes arrive underneath the streams (window updates while a large answer of ours crawls out)', async () => {
+    const raw = new EventTarget()
+    const conn = Object.assign(fakeConnection('hangs'), { maConn: raw })
+    const live = new Liveness(components([conn]), { timeoutMs: 100 })
+    const checking = live.check(conn)
+    setTimeout(() => raw.dispatchEvent(new Event('message')), 20)
+    expect(await checking).toBe('busy')
+    expect(conn.aborted).toBeUndefined()
+  })
+
   it('counts a peer that does not speak the ping protocol as there (it answered the negotiation)', async () => {
     const err = Object.assign(new Error('protocol selection failed'), { name: 'UnsupportedProtocolError' })
     const conn = fakeConnection(err)

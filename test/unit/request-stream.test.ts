@@ -35,4 +35,37 @@ describe('request stream', () => {
     await expect(requests.request({ op: 'put' })).rejects.toThrow(/stopped taking data/)
     requests.close()
   })
+
+  /** A stream that answers when told, and whose `lastArrival` the test moves as bytes would. */
+  function slowFrames (): { frames: FrameStream, answer: (v: unknown) => void } {
+    const answers: Array<(v: unknown) => void> = []
+    const frames = {
+      closed: false,
+      lastArrival: Date.now(),
+      write: async () => {},
+      read: async () => await new Promise(resolve => { answers.push(resolve) }),
+      abort: () => {}
+    }
+    return { frames: frames as unknown as FrameStream, answer: v => { answers.shift()?.(v) } }
+  }
+
+  it('waits for an answer past its time while bytes keep arriving on the stream (a long answer ahead of it on a slow link)', async () => {
+    const { frames, answer } = slowFrames()
+    const requests = new RequestStream(async () => frames, message => new RelayError('RELAY_UNREACHABLE', message), 60)
+    const pending = requests.request({ op: 'get' })
+    // Bytes arrive every 20 ms for 200 ms, more than three times the timeout, then the answer.
+    const feed = setInterval(() => { (frames as { lastArrival: number }).lastArrival = Date.now() }, 20)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    clearInterval(feed)
+    answer({ ok: true })
+    await expect(pending).resolves.toEqual({ ok: true })
+    requests.close()
+  })
+
+  it('fails a request when nothing arrives on its stream for the whole timeout', async () => {
+    const { frames } = slowFrames()
+    const requests = new RequestStream(async () => frames, message => new RelayError('RELAY_UNREACHABLE', message), 60)
+    await expect(requests.request({ op: 'get' })).rejects.toThrow(/no answer in time/)
+    requests.close()
+  })
 })

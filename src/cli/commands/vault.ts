@@ -78,7 +78,8 @@ export async function get (path: string, opts: CommonOptions & { output?: string
         renameSync(tmp, out)
       } catch (err) {
         rmSync(tmp, { force: true })
-        throw new CliError('GET_FAILED', `cannot read ${path}: ${(err as Error).message}`)
+        const why = (err as Error).message === 'terminated' ? 'the twin stopped sending it half-way (its output says why)' : (err as Error).message
+        throw new CliError('GET_FAILED', `cannot read ${path}: ${why}`)
       }
     }
   } finally {
