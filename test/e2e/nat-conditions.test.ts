@@ -76,3 +76,29 @@ describe.skipIf(unavailable !== undefined)('behind routers that map every connec
     await waitFor(async () => ((await twinJson(['inbox', '--home', bob.home], { netns: bob.ns })).messages as Array<{ text: string }>).some(m => m.text === 'through the relay'), 30_000, 'the message at bob')
   }, 180_000)
 })
+
+describe.skipIf(unavailable !== undefined)('a storage node behind a port forward, which announces only its LAN address', () => {
+  it('is added at the forwarded address, and found there again after it restarts, without restarting the twin', async () => {
+    const { lab, alice, bob } = await homes('forward', {})
+    const home = lab.homes[1]!
+    const port = 4100
+    lab.forwardPort(home, port)
+    const at = (...p: string[]): string => join(tmp.path, 'forward', ...p)
+    const start = async (): Promise<{ proc: ReturnType<typeof procs.spawn>, peerId: string, addresses: string[] }> => {
+      const proc = procs.spawn(['storage-node', '--open', '--home', at('node'), '--dir', at('node', 'shards'), '--listen', `/ip4/0.0.0.0/tcp/${port}`, '--public-range', lab.publicRange], {}, bob.ns)
+      const ready = await proc.ready()
+      return { proc, peerId: ready.peerId, addresses: ready.addresses }
+    }
+    const first = await start()
+    // What the node itself knows and says: its LAN address only; the router's is not among them.
+    expect(first.addresses.some(a => a.includes(home.router.ip))).toBe(false)
+    await twinJson(['storage', 'add', `/ip4/${home.router.ip}/tcp/${port}/p2p/${first.peerId}`, '--home', alice.home], { netns: alice.ns })
+    const file = at('f.bin')
+    writeFileSync(file, randomBytes(1024 * 1024))
+    await twinJson(['put', file, '--as', '/f.bin', '--home', alice.home], { netns: alice.ns })
+    await first.proc.stop('SIGTERM')
+    await start()
+    await twinJson(['get', '/f.bin', '-o', `${file}.back`, '--home', alice.home], { netns: alice.ns, timeoutMs: 60_000 })
+    expect(sha(`${file}.back`)).toBe(sha(file))
+  }, 180_000)
+})
