@@ -122,6 +122,37 @@ export class FrameStream {
     }
   }
 
+  /**
+   * Counts bytes arriving anywhere on `connection`, under every stream, as this stream's
+   * progress (`lastArrival`): on a slow link this stream's answer may wait behind the others'
+   * for minutes while the peer is plainly there. (libp2p keeps the raw connection as `maConn`,
+   * outside its interface; without it only this stream's own bytes count.)
+   */
+  followConnection (connection: object): void {
+    const raw = (connection as { maConn?: EventTarget }).maConn
+    if (raw === undefined) return
+    const onBytes = (): void => { this.lastArrival = Date.now() }
+    raw.addEventListener('message', onBytes)
+    this.stream.addEventListener('close', () => { raw.removeEventListener('message', onBytes) }, { once: true })
+  }
+
+  /** Reads the next frame, failing only when nothing arrived (`lastArrival`) for `quietMs`. */
+  async readUnlessQuiet (quietMs: number): Promise<unknown> {
+    const controller = new AbortController()
+    let timer: NodeJS.Timeout | undefined
+    const check = (): void => {
+      const quiet = Date.now() - this.lastArrival
+      if (quiet >= quietMs) controller.abort(new Error(`nothing arrived for ${Math.round(quiet / 1000)} s`))
+      else timer = setTimeout(check, quietMs - quiet)
+    }
+    timer = setTimeout(check, quietMs)
+    try {
+      return await this.read({ signal: controller.signal })
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
   async close (): Promise<void> {
     this.closed = true
     this.discard()

@@ -37,8 +37,6 @@ const EXCHANGE_MS = 10_000
 const ATTEMPTS = 3
 /** At most this many hole punches at once (each holds sockets and a stream). */
 const MAX_PUNCHES = 4
-/** A peer whose punch failed is not tried again before this. */
-const RETRY_AFTER_MS = 5 * 60_000
 /** The relayed connection stays this long after the direct one is up, for streams in flight. */
 const CIRCUIT_GRACE_MS = 5_000
 
@@ -119,6 +117,7 @@ const Offer = z.object({ addrs: z.array(z.string().max(256)).max(8) }).strict()
 const Sync = z.object({ sync: z.literal(true) }).strict()
 
 interface Components {
+  peerId: PeerId
   upgrader: Upgrader
   logger: ComponentLogger
   events: EventTarget
@@ -127,16 +126,16 @@ interface Components {
 }
 
 /**
- * The hole-punching service. The end that received a relayed connection starts: it sends where
- * its punch port is seen, the other end answers with its own, the first sends "sync" and waits
- * half the round trip it measured, and both connect at once. The end that started is the
+ * The hole-punching service. Of the two ends of a relayed connection, the one with the smaller
+ * peer id starts: it sends where its punch port is seen, the other end answers with its own, the
+ * first sends "sync" and waits half the round trip it measured, and both connect at once. The end that started is the
  * initiator of the secured connection (Noise, multistream) that follows; the other the
  * responder. When the direct connection is up, the relayed one is closed after a grace period.
  */
 export class Punch implements Startable {
   private observed = new Map<string, string>()
+  /** Peers with a punch under way, started or answered here. */
   private readonly running = new Set<string>()
-  private readonly lastFailure = new Map<string, number>()
   private answering = 0
   private punched = 0
   private failed = 0
@@ -183,13 +182,21 @@ export class Punch implements Startable {
     connection.addEventListener('close', () => { this.observed.delete(connection.remotePeer.toString()) }, { once: true })
   }
 
-  /** A peer reached us through a circuit: try to go direct. */
+  /**
+   * A relayed connection opened: try to go direct. Of the two ends, the one with the smaller
+   * peer id starts, whichever end dialed: exactly one end starts, also when the other restarted
+   * or connected first. Each relayed connection gets its attempts once.
+   */
   private readonly onOpen = (e: Event): void => {
     const conn = (e as CustomEvent<Connection>).detail
-    if (conn.direction !== 'inbound' || !isRelayed(conn)) return
+    if (!isRelayed(conn) || this.components.peerId.toString() >= conn.remotePeer.toString()) return
+    this.startFor(conn)
+  }
+
+  private startFor (conn: Connection): void {
     const peer = conn.remotePeer.toString()
-    if (this.running.has(peer) || this.running.size >= MAX_PUNCHES) return
-    if (Date.now() - (this.lastFailure.get(peer) ?? -Infinity) < RETRY_AFTER_MS) return
+    if (conn.status !== 'open' || this.running.has(peer) || this.running.size >= MAX_PUNCHES) return
+    if (this.components.connectionManager.getConnections(conn.remotePeer).some(c => c.status === 'open' && !isRelayed(c))) return
     this.running.add(peer)
     void this.initiate(conn).finally(() => this.running.delete(peer))
   }
@@ -247,11 +254,12 @@ export class Punch implements Startable {
   /** The other end of `initiate`. */
   private async answer (stream: Stream, relayed: Connection): Promise<void> {
     const peer = relayed.remotePeer
-    if (this.answering >= MAX_PUNCHES) {
-      stream.abort(new Error('too many hole punches at once'))
+    if (this.answering >= MAX_PUNCHES || this.running.has(peer.toString())) {
+      stream.abort(new Error('too many hole punches at once, or one with this peer already'))
       return
     }
     this.answering++
+    this.running.add(peer.toString())
     const frames = new FrameStream(stream, { maxFrameBytes: 4096 })
     try {
       const offer = Offer.parse(await frames.read({ signal: AbortSignal.timeout(EXCHANGE_MS) }))
@@ -265,6 +273,7 @@ export class Punch implements Startable {
       this.gaveUp(peer, err)
     } finally {
       this.answering--
+      this.running.delete(peer.toString())
       await frames.close().catch(() => {})
     }
   }
@@ -306,7 +315,6 @@ export class Punch implements Startable {
 
   private succeeded (direct: Connection, relayed: Connection): void {
     this.punched++
-    this.lastFailure.delete(direct.remotePeer.toString())
     this.log('direct connection to %p through hole punching', direct.remotePeer)
     const t = setTimeout(() => {
       this.closing.delete(t)
@@ -316,10 +324,10 @@ export class Punch implements Startable {
     this.closing.add(t)
   }
 
+  /** A failed punch; one the peer declined (it does not punch) says nothing about our NAT. */
   private gaveUp (peer: PeerId, err: unknown): void {
-    this.failed++
-    this.lastFailure.set(peer.toString(), Date.now())
-    this.log('hole punching to %p failed: %s', peer, (err as Error).message)
+    if ((err as Error | undefined)?.name !== 'UnsupportedProtocolError') this.failed++
+    this.log('hole punching to %p failed: %s', peer, (err as Error | undefined)?.message)
   }
 }
 

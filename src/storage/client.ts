@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { FrameStream, RequestStream, type TwinLibp2p } from '../net/index.js'
+import { FrameStream, quietSignal, RequestStream, type TwinLibp2p } from '../net/index.js'
 import { BackendError, type AuditProof, type ShardBackend } from '../shards/index.js'
 import { DownBackoff } from './backoff.js'
 import { storageCodec } from './frame-codec.js'
@@ -85,15 +85,22 @@ export class StorageNodeBackend implements ShardBackend {
     let frames: FrameStream
     try {
       await this.node.peerStore.merge(this.peerId, { multiaddrs: this.candidates().map(a => multiaddr(a)) })
-      const signal = AbortSignal.timeout(DIAL_TIMEOUT_MS)
-      const connection = await this.node.dial(this.peerId, { signal })
-      frames = new FrameStream(await connection.newStream(STORAGE_PROTOCOL, { signal }), { maxFrameBytes: MAX_STORAGE_FRAME, codec: storageCodec })
+      const connection = await this.node.dial(this.peerId, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
+      // On a busy slow link the node's answer to the negotiation waits behind its other answers.
+      const quiet = quietSignal(connection, REPLY_TIMEOUT_MS)
+      try {
+        frames = new FrameStream(await connection.newStream(STORAGE_PROTOCOL, { signal: quiet.signal }), { maxFrameBytes: MAX_STORAGE_FRAME, codec: storageCodec })
+      } finally {
+        quiet.clear()
+      }
+      frames.followConnection(connection)
       this.target.onConnected?.(connection.remoteAddr.toString())
       await frames.write({ op: 'hello', rec: this.record(), ...(this.invite === undefined ? {} : { inv: this.invite }) })
     } catch (err) {
       throw new BackendError('unreachable', `storage node ${this.id} is unreachable: ${(err as Error).message}`)
     }
-    const hello = await frames.read({ signal: AbortSignal.timeout(REPLY_TIMEOUT_MS) }).catch(() => undefined) as Reply | undefined
+    // The answer to a hello on a new lane may queue behind the other lanes' answers on a slow link.
+    const hello = await frames.readUnlessQuiet(REPLY_TIMEOUT_MS).catch(() => undefined) as Reply | undefined
     if (hello?.ok !== true) {
       frames.abort('refused')
       if (hello === undefined) throw new BackendError('unreachable', `storage node ${this.id} did not answer`)

@@ -59,6 +59,11 @@ export class Procs {
     return p
   }
 
+  /** The last lines each process wrote to stderr, to explain a failure. */
+  tails (bytes = 2000): string {
+    return this.all.map(p => `--- ${p.child.spawnargs.slice(-8).join(' ').slice(0, 160)}\n${p.stderr.slice(-bytes)}`).join('\n')
+  }
+
   async stopAll (): Promise<void> {
     // A process that died on its own is a bug to see: show what it said.
     for (const p of this.all) {

@@ -107,4 +107,20 @@ describe('frame streams', () => {
     expect(got).toEqual(frames.map(f => f.i))
     expect(held.held).toBe(0)
   })
+
+  it('waits for a frame as long as bytes keep arriving on the connection underneath, and gives up once it is quiet', async () => {
+    const [a, b] = await streamPair()
+    const reader = new FrameStream(b)
+    const raw = new EventTarget()
+    reader.followConnection({ maConn: raw })
+    const pending = reader.readUnlessQuiet(60)
+    // Other streams' bytes arrive for 200 ms (three times the limit), then this stream's frame.
+    const feed = setInterval(() => raw.dispatchEvent(new Event('message')), 20)
+    await new Promise(resolve => setTimeout(resolve, 200))
+    clearInterval(feed)
+    await new FrameStream(a).write({ ok: true })
+    await expect(pending).resolves.toEqual({ ok: true })
+    await expect(reader.readUnlessQuiet(60)).rejects.toThrow(/nothing arrived for/)
+  })
 })
+
