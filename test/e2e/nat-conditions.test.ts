@@ -38,7 +38,7 @@ async function putAndGet (name: string, alice: Twin, mib: number, timeoutMs: num
     await twinJson(['get', '/file.bin', '-o', `${file}.back`, '--home', alice.home], { netns: alice.ns, timeoutMs })
   } catch (err) {
     // What the twin and the node said is the only account of a failure on a slow link.
-    throw new Error(`${(err as Error).message}\n${procs.tails()}`)
+    throw new Error(`${(err as Error).message}\n${procs.tails()}`, { cause: err })
   }
   expect(sha(`${file}.back`)).toBe(sha(file))
 }
