@@ -127,13 +127,14 @@ interface Components {
 
 /**
  * The hole-punching service. Of the two ends of a relayed connection, the one with the smaller
- * peer id starts: it sends where its punch port is seen, the other end answers with its own, the
- * first sends "sync" and waits half the round trip it measured, and both connect at once. The end that started is the
- * initiator of the secured connection (Noise, multistream) that follows; the other the
- * responder. When the direct connection is up, the relayed one is closed after a grace period.
+ * peer id starts: it sends where its punch port is seen, the other end answers with its own,
+ * the first sends "sync" and waits half the round trip it measured, and both connect at once.
+ * The end that started is the initiator of the secured connection (Noise, multistream) that
+ * follows; the other the responder. When the direct connection is up, the relayed one is
+ * closed after a grace period.
  */
 export class Punch implements Startable {
-  private observed = new Map<string, string>()
+  private readonly observed = new Map<string, string>()
   /** Peers with a punch under way, started or answered here. */
   private readonly running = new Set<string>()
   private answering = 0
@@ -190,12 +191,8 @@ export class Punch implements Startable {
   private readonly onOpen = (e: Event): void => {
     const conn = (e as CustomEvent<Connection>).detail
     if (!isRelayed(conn) || this.components.peerId.toString() >= conn.remotePeer.toString()) return
-    this.startFor(conn)
-  }
-
-  private startFor (conn: Connection): void {
     const peer = conn.remotePeer.toString()
-    if (conn.status !== 'open' || this.running.has(peer) || this.running.size >= MAX_PUNCHES) return
+    if (this.running.has(peer) || this.running.size >= MAX_PUNCHES) return
     if (this.components.connectionManager.getConnections(conn.remotePeer).some(c => c.status === 'open' && !isRelayed(c))) return
     this.running.add(peer)
     void this.initiate(conn).finally(() => this.running.delete(peer))
