@@ -82,7 +82,7 @@ export function buildProgram (): Command {
     .option('--listen <multiaddr>', 'where to listen directly (repeatable; default /ip4/0.0.0.0/tcp/0)', collect)
     .option('--announce <multiaddr>', 'direct address to publish instead of the listening ones (repeatable)', collect)
     .option('--public-range <cidr>', 'treat this reserved address range as public, e.g. 100.64.0.0/10 (repeatable; for labs and private networks)', collect)
-    .option('--no-hole-punching', 'never connect directly to a twin reached through a relay (it then never learns this machine\'s address; every byte passes the relay)')
+    .option('--no-hole-punching', 'stay on the relay with twins reached through it: no hole punching, so they do not learn this machine\'s public address from it (every byte passes the relay)')
     .option('--api-port <port>', 'port of the HTTP API on 127.0.0.1 (default: any free port, written to api.json)')
     .action(async (opts) => { await (await network()).start(opts) })
 

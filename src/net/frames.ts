@@ -10,9 +10,33 @@ const READ_AHEAD_BYTES = 64 * 1024
 /** A frame that was started but gets no further byte for this long is abandoned (slow-loris). */
 export const FRAME_IDLE_MS = 30_000
 
+/** When bytes last arrived on any of the streams that share it (e.g. the lanes to one storage node). */
+export interface Progress { last: number }
+
+/**
+ * An abort signal for a wait that may queue behind other traffic on a slow link: it fires once
+ * `last()` has not moved for `quietMs`, or after `maxMs` in any case.
+ */
+export function whileProgressing (last: () => number, quietMs: number, maxMs: number): { signal: AbortSignal, clear: () => void } {
+  const controller = new AbortController()
+  const start = Date.now()
+  let timer: NodeJS.Timeout | undefined
+  const check = (): void => {
+    const now = Date.now()
+    const quiet = now - Math.max(last(), start)
+    if (quiet >= quietMs) controller.abort(new Error(`nothing arrived for ${Math.round(quiet / 1000)} s`))
+    else if (now - start >= maxMs) controller.abort(new Error(`no answer in ${Math.round(maxMs / 1000)} s`))
+    else timer = setTimeout(check, Math.min(quietMs - quiet, maxMs - (now - start)))
+  }
+  timer = setTimeout(check, Math.min(quietMs, maxMs))
+  return { signal: controller.signal, clear: () => { clearTimeout(timer) } }
+}
+
 export interface FrameStreamOptions {
   /** Largest frame accepted; can be raised later (after the peer authenticated). */
   maxFrameBytes?: number
+  /** Shared with other streams to the same peer: their bytes count as this one's progress too. */
+  progress?: Progress
   /** Where buffered bytes are counted; shared by every stream of the process by default. */
   budget?: ReadBudget
   /** The connection's id, so that the budget can cap what one connection holds. */
@@ -69,8 +93,9 @@ export class FrameStream {
   private writing: Promise<void> = Promise.resolve()
   private queued = 0
   private readonly codec: FrameCodec | undefined
-  /** When bytes last arrived (ms since the epoch; the stream's opening until then). */
-  lastArrival = Date.now()
+  /** When bytes last arrived on this stream (ms since the epoch; its opening until then). */
+  private ownArrival = Date.now()
+  private readonly progress: Progress | undefined
 
   constructor (readonly stream: Stream, options: number | FrameStreamOptions = {}) {
     const o = typeof options === 'number' ? { maxFrameBytes: options } : options
@@ -79,6 +104,7 @@ export class FrameStream {
     this.key = o.connection ?? `stream:${stream.id}:${Math.random()}`
     this.frameIdleMs = o.frameIdleMs ?? FRAME_IDLE_MS
     this.codec = o.codec
+    this.progress = o.progress
     stream.addEventListener('message', this.onMessage)
     stream.addEventListener('remoteCloseWrite', this.onEnd)
     stream.addEventListener('close', this.onClose)
@@ -122,34 +148,21 @@ export class FrameStream {
     }
   }
 
-  /**
-   * Counts bytes arriving anywhere on `connection`, under every stream, as this stream's
-   * progress (`lastArrival`): on a slow link this stream's answer may wait behind the others'
-   * for minutes while the peer is plainly there. (libp2p keeps the raw connection as `maConn`,
-   * outside its interface; without it only this stream's own bytes count.)
-   */
-  followConnection (connection: object): void {
-    const raw = (connection as { maConn?: EventTarget }).maConn
-    if (raw === undefined) return
-    const onBytes = (): void => { this.lastArrival = Date.now() }
-    raw.addEventListener('message', onBytes)
-    this.stream.addEventListener('close', () => { raw.removeEventListener('message', onBytes) }, { once: true })
+  /** When bytes last arrived on this stream, or on a stream sharing its `progress`. */
+  get lastArrival (): number {
+    return Math.max(this.ownArrival, this.progress?.last ?? 0)
   }
 
-  /** Reads the next frame, failing only when nothing arrived (`lastArrival`) for `quietMs`. */
-  async readUnlessQuiet (quietMs: number): Promise<unknown> {
-    const controller = new AbortController()
-    let timer: NodeJS.Timeout | undefined
-    const check = (): void => {
-      const quiet = Date.now() - this.lastArrival
-      if (quiet >= quietMs) controller.abort(new Error(`nothing arrived for ${Math.round(quiet / 1000)} s`))
-      else timer = setTimeout(check, quietMs - quiet)
-    }
-    timer = setTimeout(check, quietMs)
+  /**
+   * Reads the next frame, failing when nothing arrived (`lastArrival`) for `quietMs`, or after
+   * `maxMs` whatever arrived: a peer that keeps other streams busy must still answer this one.
+   */
+  async readUnlessQuiet (quietMs: number, maxMs = 10 * quietMs): Promise<unknown> {
+    const waiting = whileProgressing(() => this.lastArrival, quietMs, maxMs)
     try {
-      return await this.read({ signal: controller.signal })
+      return await this.read({ signal: waiting.signal })
     } finally {
-      clearTimeout(timer)
+      waiting.clear()
     }
   }
 
@@ -225,7 +238,8 @@ export class FrameStream {
 
   private readonly onMessage = (evt: { data: Uint8Array | Uint8ArrayList }): void => {
     const n = evt.data.byteLength
-    this.lastArrival = Date.now()
+    this.ownArrival = Date.now()
+    if (this.progress !== undefined) this.progress.last = this.ownArrival
     this.buffer.append(evt.data)
     this.budget.take(this.key, n)
     if (this.buffer.byteLength >= Math.max(READ_AHEAD_BYTES, this.needed) || !this.budget.fits(this.key)) this.pause()

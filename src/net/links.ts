@@ -69,7 +69,9 @@ export function shareableAddresses (addresses: string[], publicRanges: PublicRan
  * then circuits through relays, then private ones, then loopback. A private address is
  * often a LAN that is not this one, or an address behind a firewall that drops packets: tried
  * before the circuit, each costs a whole dial timeout before the circuit gets its turn (issue
- * 14). Two twins on one LAN still end up direct: hole punching follows the relayed connection.
+ * 14). The cost: two twins on one LAN meet through the relay, and go direct only if their
+ * router sends a connection to its own public address back in (hairpin NAT), since a punch goes
+ * to the public address the relays saw.
  */
 export function dialOrder (publicRanges: PublicRanges = []): (a: { multiaddr: { toString: () => string } }, b: { multiaddr: { toString: () => string } }) => -1 | 0 | 1 {
   const ranges = parsePublicRanges(publicRanges)
@@ -77,12 +79,28 @@ export function dialOrder (publicRanges: PublicRanges = []): (a: { multiaddr: { 
   return (a, b) => Math.sign(rank(a.multiaddr.toString()) - rank(b.multiaddr.toString())) as -1 | 0 | 1
 }
 
-/** Whether another machine's host (an IP address) is public: not loopback, not private unless declared public. */
+/**
+ * Whether another machine's host (an IP address) is public: not loopback, private, link-local,
+ * unspecified, multicast or reserved, unless a declared public range holds it. An IPv4 address
+ * written as IPv6 (`::ffff:a.b.c.d`, or NAT64's `64:ff9b::a.b.c.d`) is judged as the IPv4 address.
+ */
 export function isPublicHost (host: string, publicRanges: PublicRanges = []): boolean {
-  const type = isIP(host)
+  let type = isIP(host)
   if (type === 0) return false
+  const mapped = /^(?:::ffff:|64:ff9b::)(\d+\.\d+\.\d+\.\d+)$/i.exec(host)
+  if (mapped !== null) {
+    host = mapped[1] as string
+    type = 4
+  } else if (type === 6 && /^(?:::ffff:|64:ff9b::)/i.test(host)) {
+    return false // the same, in hexadecimal: judged private rather than decoded
+  }
   const ma = type === 4 ? `/ip4/${host}/` : `/ip6/${host}/`
-  return !isLoopback(ma) && !isPrivate(ma, parsePublicRanges(publicRanges)) && host !== '0.0.0.0' && host !== '::'
+  if (isLoopback(ma) || isPrivate(ma, parsePublicRanges(publicRanges))) return false
+  if (type === 4) {
+    const first = Number(host.split('.')[0])
+    return first !== 0 && first < 224 // 0/8 is "this network"; 224/4 multicast, 240/4 reserved
+  }
+  return host !== '::' && !/^ff/i.test(host)
 }
 
 function isLoopback (a: string): boolean {

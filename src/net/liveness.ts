@@ -125,27 +125,6 @@ async function ping (conn: Connection, timeoutMs: number): Promise<void> {
   }
 }
 
-/**
- * An abort signal that fires once nothing arrived on `connection` for `quietMs` (bytes of any of
- * its streams, seen on libp2p's raw `maConn`; without it, after `quietMs` flat). For waits that
- * queue behind a slow link's other traffic, such as opening one more stream on it.
- */
-export function quietSignal (connection: object, quietMs: number): { signal: AbortSignal, clear: () => void } {
-  const controller = new AbortController()
-  const raw = (connection as { maConn?: EventTarget }).maConn
-  let last = Date.now()
-  const onBytes = (): void => { last = Date.now() }
-  raw?.addEventListener('message', onBytes)
-  let timer: NodeJS.Timeout | undefined
-  const check = (): void => {
-    const quiet = Date.now() - last
-    if (quiet >= quietMs) controller.abort(new Error(`nothing arrived for ${Math.round(quiet / 1000)} s`))
-    else timer = setTimeout(check, quietMs - quiet)
-  }
-  timer = setTimeout(check, quietMs)
-  return { signal: controller.signal, clear: () => { clearTimeout(timer); raw?.removeEventListener('message', onBytes) } }
-}
-
 /** The libp2p service factory: `services: { liveness: liveness() }`. */
 export function liveness (options: LivenessOptions = {}): (components: Components) => Liveness {
   return components => new Liveness(components, options)

@@ -33,6 +33,13 @@ export const PUNCH_PROTOCOL = '/twin/punch/1.0.0'
 const MEET_MS = 8_000
 /** A reply in the exchange before the attempt; the circuit is slow but not this slow. */
 const EXCHANGE_MS = 10_000
+/** A relayed connection that found MAX_PUNCHES under way is tried again after this. */
+const QUEUE_RETRY_MS = 5_000
+/** Punches answered per peer in a window: each makes this node connect where the peer says. */
+const ANSWERS_PER_PEER = 6
+const ANSWER_WINDOW_MS = 10 * 60_000
+/** The longest the starting end waits after "sync" before it connects. */
+const MAX_SYNC_WAIT_MS = 1_000
 /** Attempts per relayed connection before giving up on it. */
 const ATTEMPTS = 3
 /** At most this many hole punches at once (each holds sockets and a stream). */
@@ -138,6 +145,9 @@ export class Punch implements Startable {
   /** Peers with a punch under way, started or answered here. */
   private readonly running = new Set<string>()
   private answering = 0
+  /** When each peer's recent punches were answered (bounded: the oldest peers are forgotten). */
+  private readonly answered = new Map<string, number[]>()
+  private stopped = false
   private punched = 0
   private failed = 0
   private readonly log: Logger
@@ -155,6 +165,7 @@ export class Punch implements Startable {
   }
 
   async stop (): Promise<void> {
+    this.stopped = true
     this.components.events.removeEventListener('peer:identify', this.onIdentify)
     this.components.events.removeEventListener('connection:open', this.onOpen)
     for (const t of this.closing) clearTimeout(t)
@@ -179,8 +190,9 @@ export class Punch implements Startable {
     const host = parts.find(c => c.name === 'ip4' || c.name === 'ip6')?.value
     const port = parts.find(c => c.name === 'tcp')?.value
     if (host === undefined || port === undefined) return
-    this.observed.set(connection.remotePeer.toString(), net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`)
-    connection.addEventListener('close', () => { this.observed.delete(connection.remotePeer.toString()) }, { once: true })
+    // Kept per connection: a relay's older connection closing must not drop what its newer one said.
+    this.observed.set(connection.id, net.isIPv6(host) ? `[${host}]:${port}` : `${host}:${port}`)
+    connection.addEventListener('close', () => { this.observed.delete(connection.id) }, { once: true })
   }
 
   /**
@@ -190,10 +202,28 @@ export class Punch implements Startable {
    */
   private readonly onOpen = (e: Event): void => {
     const conn = (e as CustomEvent<Connection>).detail
-    if (!isRelayed(conn) || this.components.peerId.toString() >= conn.remotePeer.toString()) return
+    if (isRelayed(conn) && this.startsWith(conn.remotePeer)) this.startFor(conn)
+  }
+
+  /** Of two nodes, the one with the smaller peer id starts a punch. */
+  private startsWith (peer: PeerId): boolean {
+    return this.components.peerId.toString() < peer.toString()
+  }
+
+  private hasDirect (peer: PeerId): boolean {
+    return this.components.connectionManager.getConnections(peer).some(c => c.status === 'open' && !isRelayed(c))
+  }
+
+  /** Starts the punch for a relayed connection, or later when MAX_PUNCHES are under way. */
+  private startFor (conn: Connection): void {
     const peer = conn.remotePeer.toString()
-    if (this.running.has(peer) || this.running.size >= MAX_PUNCHES) return
-    if (this.components.connectionManager.getConnections(conn.remotePeer).some(c => c.status === 'open' && !isRelayed(c))) return
+    if (this.stopped || conn.status !== 'open' || this.running.has(peer) || this.hasDirect(conn.remotePeer)) return
+    if (this.running.size >= MAX_PUNCHES) {
+      const t = setTimeout(() => { this.closing.delete(t); this.startFor(conn) }, QUEUE_RETRY_MS)
+      t.unref()
+      this.closing.add(t)
+      return
+    }
     this.running.add(peer)
     void this.initiate(conn).finally(() => this.running.delete(peer))
   }
@@ -204,7 +234,7 @@ export class Punch implements Startable {
    */
   private async initiate (relayed: Connection): Promise<void> {
     let last: unknown
-    for (let attempt = 0; attempt < ATTEMPTS && relayed.status === 'open'; attempt++) {
+    for (let attempt = 0; attempt < ATTEMPTS && relayed.status === 'open' && !this.stopped; attempt++) {
       if (attempt > 0) await new Promise(resolve => setTimeout(resolve, 1_000 * attempt))
       try {
         // A peer may come through the circuit before a relay has said where we are.
@@ -223,7 +253,7 @@ export class Punch implements Startable {
   private async observation (ms: number): Promise<void> {
     const deadline = Date.now() + ms
     while (this.observed.size === 0) {
-      if (Date.now() > deadline) throw new Error('no relay has told us our public address yet')
+      if (Date.now() > deadline || this.stopped) throw new Error('no relay has told us our public address yet')
       await new Promise(resolve => setTimeout(resolve, 50))
     }
   }
@@ -241,7 +271,9 @@ export class Punch implements Startable {
       const rtt = Date.now() - sent
       const target = this.target(answer.addrs)
       await frames.write({ sync: true })
-      await new Promise(resolve => setTimeout(resolve, rtt / 2))
+      // Half the round trip, so both SYNs leave together; the measure includes the other end's
+      // wait for its own address, so it is capped (a SYN that arrives early is sent again).
+      await new Promise(resolve => setTimeout(resolve, Math.min(rtt / 2, MAX_SYNC_WAIT_MS)))
       return await this.meet(target, peer, true)
     } finally {
       await frames?.close().catch(() => {})
@@ -251,8 +283,16 @@ export class Punch implements Startable {
   /** The other end of `initiate`. */
   private async answer (stream: Stream, relayed: Connection): Promise<void> {
     const peer = relayed.remotePeer
-    if (this.answering >= MAX_PUNCHES || this.running.has(peer.toString())) {
-      stream.abort(new Error('too many hole punches at once, or one with this peer already'))
+    // Only what the protocol has us answer: a relayed connection, from the end that starts, with
+    // no direct connection yet, a few times per peer; each answer makes us connect somewhere.
+    const refusal = !isRelayed(relayed) ? 'not a relayed connection'
+      : this.startsWith(peer) ? 'this end starts the punch'
+        : this.hasDirect(peer) ? 'already connected directly'
+          : this.answering >= MAX_PUNCHES || this.running.has(peer.toString()) ? 'too many hole punches at once'
+            : !this.answerBudget(peer.toString()) ? 'too many hole punches from this peer'
+              : undefined
+    if (refusal !== undefined) {
+      stream.abort(new Error(refusal))
       return
     }
     this.answering++
@@ -279,6 +319,17 @@ export class Punch implements Startable {
     return punchTarget(addrs, this.state.publicRanges)
   }
 
+  /** At most ANSWERS_PER_PEER answers to one peer in ANSWER_WINDOW_MS. */
+  private answerBudget (peer: string): boolean {
+    const now = Date.now()
+    const recent = (this.answered.get(peer) ?? []).filter(t => now - t < ANSWER_WINDOW_MS)
+    if (recent.length >= ANSWERS_PER_PEER) return false
+    recent.push(now)
+    this.answered.set(peer, recent)
+    if (this.answered.size > 1024) this.answered.delete(this.answered.keys().next().value as string)
+    return true
+  }
+
   private ownOffer (): string[] {
     return [...new Set(this.observed.values())].slice(0, 8)
   }
@@ -290,11 +341,12 @@ export class Punch implements Startable {
   private async meet (target: { host: string, port: number }, peer: PeerId, initiator: boolean): Promise<Connection> {
     const deadline = Date.now() + MEET_MS
     let last: unknown
-    while (Date.now() < deadline) {
+    while (Date.now() < deadline && !this.stopped) {
+      let maConn: SocketConnection | undefined
       try {
         const socket = await connectFrom(this.state.port, target, deadline - Date.now())
         const remoteAddr = multiaddr(`/ip${net.isIPv6(target.host) ? 6 : 4}/${target.host}/tcp/${target.port}${initiator ? `/p2p/${peer.toString()}` : ''}`)
-        const maConn = new SocketConnection(socket, remoteAddr, initiator ? 'outbound' : 'inbound', this.log)
+        maConn = new SocketConnection(socket, remoteAddr, initiator ? 'outbound' : 'inbound', this.log)
         const signal = AbortSignal.timeout(EXCHANGE_MS)
         const conn = await this.components.upgrader.upgradeOutbound(maConn, { signal, initiator, ...(initiator ? {} : { remotePeer: peer }) })
         if (!conn.remotePeer.equals(peer)) {
@@ -303,11 +355,13 @@ export class Punch implements Startable {
         }
         return conn
       } catch (err) {
+        // The upgrader leaves a connection it could not secure open: close its socket here.
+        maConn?.abort(err as Error)
         last = err
         await new Promise(resolve => setTimeout(resolve, 200))
       }
     }
-    throw last instanceof Error ? last : new Error('the attempts did not meet')
+    throw Object.assign(last instanceof Error ? last : new Error('the attempts did not meet'), { meeting: true })
   }
 
   private succeeded (direct: Connection, relayed: Connection): void {
@@ -321,9 +375,11 @@ export class Punch implements Startable {
     this.closing.add(t)
   }
 
-  /** A failed punch; one the peer declined (it does not punch) says nothing about our NAT. */
+  /** A failed punch. */
   private gaveUp (peer: PeerId, err: unknown): void {
-    if ((err as Error | undefined)?.name !== 'UnsupportedProtocolError') this.failed++
+    // Only attempts that reached the meeting say something about our NAT; a peer that declined,
+    // sent nonsense or was busy does not.
+    if ((err as { meeting?: boolean } | undefined)?.meeting === true) this.failed++
     this.log('hole punching to %p failed: %s', peer, (err as Error | undefined)?.message)
   }
 }
@@ -373,9 +429,14 @@ class SocketConnection extends AbstractMultiaddrConnection {
     return { sentBytes, canSendMore }
   }
 
-  async sendClose (_options?: AbortOptions): Promise<void> {
+  async sendClose (options?: AbortOptions): Promise<void> {
     if (this.socket.destroyed) return
-    await new Promise<void>(resolve => { this.socket.once('close', () => { resolve() }); this.socket.destroySoon() })
+    await new Promise<void>(resolve => {
+      const onAbort = (): void => { this.socket.destroy() }
+      options?.signal?.addEventListener('abort', onAbort, { once: true })
+      this.socket.once('close', () => { options?.signal?.removeEventListener('abort', onAbort); resolve() })
+      this.socket.destroySoon()
+    })
   }
 
   sendReset (): void {
@@ -393,10 +454,11 @@ class SocketConnection extends AbstractMultiaddrConnection {
 
 /**
  * The address to punch to: the first public one a peer offered (`HOST:PORT`, `[V6]:PORT`). Never
- * a private or loopback one: a peer must not make this node knock on machines of its own network.
+ * a private or loopback one, nor a port below 1024 (punch ports are ephemeral): a peer must not
+ * make this node knock on machines of its own network, or on services.
  */
 export function punchTarget (addrs: string[], publicRanges: PublicRanges = []): { host: string, port: number } {
-  const target = addrs.map(parseHostPort).find(a => a !== undefined && isPublicHost(a.host, publicRanges))
+  const target = addrs.map(parseHostPort).find(a => a !== undefined && a.port >= 1024 && isPublicHost(a.host, publicRanges))
   if (target === undefined) throw new Error('the peer has no public address to punch to')
   return target
 }

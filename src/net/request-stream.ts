@@ -1,4 +1,4 @@
-import { FrameStream } from './frames.js'
+import { FrameStream, whileProgressing } from './frames.js'
 
 /**
  * Requests and replies in order on one long-lived stream, opened on first use (with whatever
@@ -50,12 +50,22 @@ export class RequestStream {
   private async once (frame: unknown): Promise<unknown> {
     const frames = await this.stream()
     const reply = new Promise<unknown>((resolve, reject) => { this.waiting.push({ resolve, reject }) })
-    let writeTimer: NodeJS.Timeout | undefined
+    // A peer that stops reading leaves the write waiting on the muxer's window for ever, and a
+    // peer that stops answering leaves the answer waiting. On a slow link both may legitimately
+    // take minutes, behind the other lanes' traffic: each fails when nothing moved for
+    // `timeoutMs` (no bytes arrived on the streams sharing this one's progress, and none of
+    // this stream's queued bytes left), and after ten times that in any case.
+    const sent = { bytes: frames.stream?.writeBufferLength ?? 0, at: Date.now() }
+    const moved = (): number => {
+      const queued = frames.stream?.writeBufferLength ?? 0
+      if (queued < sent.bytes) sent.at = Date.now()
+      sent.bytes = queued
+      return Math.max(frames.lastArrival, sent.at)
+    }
+    const write = whileProgressing(moved, this.timeoutMs, 10 * this.timeoutMs)
     try {
-      // A peer that stops reading leaves the write waiting on the muxer's window for ever: it
-      // gets the same time as an answer, counted from the start of the write.
       await Promise.race([frames.write(frame), new Promise<never>((_resolve, reject) => {
-        writeTimer = setTimeout(() => { reject(new Error('the peer stopped taking data')) }, this.timeoutMs)
+        write.signal.addEventListener('abort', () => { reject(new Error('the peer stopped taking data')) }, { once: true })
       })])
     } catch (err) {
       const failed = retryable(this.failure((err as Error).message))
@@ -65,27 +75,18 @@ export class RequestStream {
       this.fail(failed)
       throw failed
     } finally {
-      clearTimeout(writeTimer)
+      write.clear()
     }
-    const written = Date.now()
-    // The answer may wait behind earlier answers on this stream, each of them long on a slow
-    // link: it fails only when nothing at all arrived on the stream for `timeoutMs`.
-    let timer: NodeJS.Timeout | undefined
+    const answer = whileProgressing(moved, this.timeoutMs, 10 * this.timeoutMs)
     try {
       return await Promise.race([reply, new Promise<never>((_resolve, reject) => {
-        const check = (): void => {
-          const quietMs = Date.now() - Math.max(frames.lastArrival, written)
-          if (quietMs < this.timeoutMs) {
-            timer = setTimeout(check, this.timeoutMs - quietMs)
-            return
-          }
+        answer.signal.addEventListener('abort', () => {
           this.fail(this.failure('no answer in time'))
           reject(this.failure('no answer in time'))
-        }
-        timer = setTimeout(check, this.timeoutMs)
+        }, { once: true })
       })])
     } finally {
-      clearTimeout(timer)
+      answer.clear()
     }
   }
 

@@ -1,7 +1,7 @@
 import type { PeerId } from '@libp2p/interface'
 import { multiaddr } from '@multiformats/multiaddr'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { FrameStream, quietSignal, RequestStream, type TwinLibp2p } from '../net/index.js'
+import { FrameStream, RequestStream, whileProgressing, type Progress, type TwinLibp2p } from '../net/index.js'
 import { BackendError, type AuditProof, type ShardBackend } from '../shards/index.js'
 import { DownBackoff } from './backoff.js'
 import { storageCodec } from './frame-codec.js'
@@ -52,6 +52,8 @@ export class StorageNodeBackend implements ShardBackend {
   readonly peerId: PeerId
   private readonly lanes: Lanes
   private readonly backoff = new DownBackoff()
+  /** When bytes last came from the node on any lane: a lane waiting behind the others waits while they move. */
+  private readonly progress: Progress = { last: 0 }
   private invite: Uint8Array | undefined
 
   constructor (private readonly node: TwinLibp2p, private readonly target: StorageNodeTarget, private readonly record: () => Uint8Array) {
@@ -86,14 +88,13 @@ export class StorageNodeBackend implements ShardBackend {
     try {
       await this.node.peerStore.merge(this.peerId, { multiaddrs: this.candidates().map(a => multiaddr(a)) })
       const connection = await this.node.dial(this.peerId, { signal: AbortSignal.timeout(DIAL_TIMEOUT_MS) })
-      // On a busy slow link the node's answer to the negotiation waits behind its other answers.
-      const quiet = quietSignal(connection, REPLY_TIMEOUT_MS)
+      // On a busy slow link the node's answer to the negotiation waits behind its answers on the other lanes.
+      const waiting = whileProgressing(() => this.progress.last, REPLY_TIMEOUT_MS, 10 * REPLY_TIMEOUT_MS)
       try {
-        frames = new FrameStream(await connection.newStream(STORAGE_PROTOCOL, { signal: quiet.signal }), { maxFrameBytes: MAX_STORAGE_FRAME, codec: storageCodec })
+        frames = new FrameStream(await connection.newStream(STORAGE_PROTOCOL, { signal: waiting.signal }), { maxFrameBytes: MAX_STORAGE_FRAME, codec: storageCodec, progress: this.progress })
       } finally {
-        quiet.clear()
+        waiting.clear()
       }
-      frames.followConnection(connection)
       this.target.onConnected?.(connection.remoteAddr.toString())
       await frames.write({ op: 'hello', rec: this.record(), ...(this.invite === undefined ? {} : { inv: this.invite }) })
     } catch (err) {

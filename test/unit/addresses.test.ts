@@ -68,13 +68,20 @@ describe('the order in which a peer\'s addresses are dialed', () => {
 
 describe('where a hole punch may go', () => {
   it('takes the first public address a peer offered', () => {
-    expect(punchTarget(['192.168.1.2:4001', '203.0.113.9:38151', '198.51.100.1:1'])).toEqual({ host: '203.0.113.9', port: 38151 })
+    expect(punchTarget(['192.168.1.2:4001', '203.0.113.9:38151', '198.51.100.1:1024'])).toEqual({ host: '203.0.113.9', port: 38151 })
     expect(punchTarget(['[2001:db8::1]:4001'])).toEqual({ host: '2001:db8::1', port: 4001 })
     expect(punchTarget(['100.64.2.2:5000'], ['100.64.0.0/16'])).toEqual({ host: '100.64.2.2', port: 5000 })
+    expect(punchTarget(['[::ffff:203.0.113.9]:4001'])).toEqual({ host: '::ffff:203.0.113.9', port: 4001 })
   })
 
-  it('never knocks on loopback, private or unspecified addresses, or takes a malformed one', () => {
-    for (const offer of [['127.0.0.1:22'], ['10.0.0.5:445'], ['192.168.1.1:80'], ['[::1]:22'], ['[fd00::1]:22'], ['0.0.0.0:80'], ['169.254.169.254:80'], ['100.64.2.2:5000'], ['203.0.113.9:0'], ['203.0.113.9:70000'], ['example.com:80'], ['203.0.113.9']]) {
+  it('never knocks on loopback, private, unspecified, multicast or reserved addresses, or on a port below 1024, or takes a malformed one', () => {
+    for (const offer of [
+      ['127.0.0.1:22'], ['10.0.0.5:445'], ['192.168.1.1:80'], ['[::1]:22'], ['[fd00::1]:22'], ['0.0.0.0:80'], ['0.1.2.3:80'],
+      ['169.254.169.254:80'], ['100.64.2.2:5000'], ['224.0.0.1:80'], ['255.255.255.255:80'], ['[ff02::1]:80'],
+      // IPv4 written as IPv6: the mapped and NAT64 forms, in dotted and in hexadecimal form
+      ['[::ffff:127.0.0.1]:22'], ['[::ffff:192.168.1.1]:80'], ['[::ffff:a9fe:a9fe]:80'], ['[64:ff9b::10.0.0.1]:80'],
+      ['203.0.113.9:0'], ['203.0.113.9:22'], ['203.0.113.9:70000'], ['example.com:80'], ['203.0.113.9']
+    ]) {
       expect(() => punchTarget(offer)).toThrow(/no public address to punch to/)
     }
   })

@@ -108,19 +108,26 @@ describe('frame streams', () => {
     expect(held.held).toBe(0)
   })
 
-  it('waits for a frame as long as bytes keep arriving on the connection underneath, and gives up once it is quiet', async () => {
+  it('waits for a frame as long as bytes keep arriving on the streams sharing its progress, and gives up once they are quiet, or after its ceiling', async () => {
+    const progress = { last: 0 }
     const [a, b] = await streamPair()
-    const reader = new FrameStream(b)
-    const raw = new EventTarget()
-    reader.followConnection({ maConn: raw })
-    const pending = reader.readUnlessQuiet(60)
-    // Other streams' bytes arrive for 200 ms (three times the limit), then this stream's frame.
-    const feed = setInterval(() => raw.dispatchEvent(new Event('message')), 20)
+    const [c, d] = await streamPair()
+    const reader = new FrameStream(b, { progress })
+    const other = new FrameStream(d, { progress })
+    const pending = reader.readUnlessQuiet(60, 10_000)
+    // Another lane's answer arrives for 200 ms (three times the limit), then this stream's frame.
+    const otherDone = other.read()
+    const writer = new FrameStream(c)
+    const feed = setInterval(() => { void writer.write({ chunk: new Uint8Array(100) }) }, 20)
     await new Promise(resolve => setTimeout(resolve, 200))
     clearInterval(feed)
+    await otherDone
     await new FrameStream(a).write({ ok: true })
     await expect(pending).resolves.toEqual({ ok: true })
     await expect(reader.readUnlessQuiet(60)).rejects.toThrow(/nothing arrived for/)
+    // Bytes on other streams keep coming, but this one never answers: the ceiling ends the wait.
+    const feed2 = setInterval(() => { progress.last = Date.now() }, 10)
+    await expect(reader.readUnlessQuiet(60, 150)).rejects.toThrow(/no answer in 0 s/)
+    clearInterval(feed2)
   })
 })
-
