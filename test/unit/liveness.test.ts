@@ -28,32 +28,18 @@ describe('connection liveness', () => {
     expect(conn.aborted?.message).toMatch(/no answer to a keep-alive ping/)
   })
 
-  it('keeps a connection whose ping waits behind data that keeps arriving', async () => {
+  // What proves the peer is there while its ping waits in a queue: the event, and where it happens.
+  it.each([
+    ['data that keeps arriving on a stream', 'stream', 'message'],
+    ['an upload that keeps draining, though nothing comes back yet', 'stream', 'drain'],
+    ['the peer\'s bytes underneath the streams (window updates while a large answer of ours crawls out)', 'raw', 'message']
+  ])('keeps a connection whose ping waits behind %s', async (_what, where, event) => {
     const stream = new EventTarget()
-    const conn = fakeConnection('hangs', [stream])
-    const live = new Liveness(components([conn]), { timeoutMs: 100 })
-    const checking = live.check(conn)
-    setTimeout(() => stream.dispatchEvent(new Event('message')), 20)
-    expect(await checking).toBe('busy')
-    expect(conn.aborted).toBeUndefined()
-  })
-
-  it('keeps a connection whose ping waits behind an upload that keeps draining, though nothing comes back yet', async () => {
-    const stream = new EventTarget()
-    const conn = fakeConnection('hangs', [stream])
-    const live = new Liveness(components([conn]), { timeoutMs: 100 })
-    const checking = live.check(conn)
-    setTimeout(() => stream.dispatchEvent(new Event('drain')), 20)
-    expect(await checking).toBe('busy')
-    expect(conn.aborted).toBeUndefined()
-  })
-
-  it('keeps a connection on which the peer\'s bytes arrive underneath the streams (window updates while a large answer of ours crawls out)', async () => {
     const raw = new EventTarget()
-    const conn = Object.assign(fakeConnection('hangs'), { maConn: raw })
+    const conn = Object.assign(fakeConnection('hangs', [stream]), { maConn: raw })
     const live = new Liveness(components([conn]), { timeoutMs: 100 })
     const checking = live.check(conn)
-    setTimeout(() => raw.dispatchEvent(new Event('message')), 20)
+    setTimeout(() => (where === 'raw' ? raw : stream).dispatchEvent(new Event(event)), 20)
     expect(await checking).toBe('busy')
     expect(conn.aborted).toBeUndefined()
   })
