@@ -92,7 +92,7 @@ export interface ReachOptions {
   announce?: string[]
   /** Address ranges to treat as public though they are reserved (labs, private networks). */
   publicRanges?: PublicRanges
-  /** False: never upgrade a relayed connection by hole punching (peers then never learn this node's address). */
+  /** False: never upgrade a relayed connection by hole punching (`--no-hole-punching`). */
   holePunching?: boolean
 }
 

@@ -70,7 +70,7 @@ export interface PunchStatus {
 export class PunchState {
   /** Connections that were dialed from the punch port: only their observed address counts. */
   readonly fromPort = new WeakSet<Connection>()
-  /** `enabled: false`: observe only; never punch (`twin start --no-hole-punching`: peers see only the relay's address). */
+  /** `enabled: false`: observe only; neither start nor answer a punch (`twin start --no-hole-punching`). */
   constructor (readonly port: number, readonly relays: () => string[], readonly enabled = true, readonly publicRanges: PublicRanges = []) {}
 
   isRelay (peer: string | null): boolean {
